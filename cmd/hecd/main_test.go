@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestVersionText(t *testing.T) {
+	var b bytes.Buffer
+	printVersion(&b)
+	want := "hecd Version: 0.1.0\n" +
+		"etcd API: 3.4.23 (v2 keys)\n" +
+		"Go Version: " + runtime.Version() + "\n" +
+		"Go OS/Arch: " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if b.String() != want {
+		t.Errorf("version text\n got %q\nwant %q", b.String(), want)
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	var version bytes.Buffer
+	printVersion(&version)
+	for _, tc := range []struct {
+		argv           []string
+		code           int
+		stdout, stderr string // exact when they do not start with "~", else contained
+	}{
+		{argv: []string{"hecd"}, code: 2, stderr: "~Usage: hecd <command>"},
+		{argv: []string{"hecd", "help"}, code: 0, stdout: "~  store "},
+		{argv: []string{"hecd", "--help"}, code: 0, stdout: "~Usage: hecd <command>"},
+		{argv: []string{"hecd", "help", "store"}, code: 0, stdout: "~--listen-client-urls"},
+		{argv: []string{"hecd", "--version"}, code: 0, stdout: version.String()},
+		{argv: []string{"hecd", "-version"}, code: 0, stdout: version.String()},
+		{argv: []string{"hecd", "version"}, code: 0, stdout: version.String()},
+		{argv: []string{"hecd", "store", "--version"}, code: 0, stdout: version.String()},
+		{argv: []string{"/usr/local/bin/etcd", "--version"}, code: 0, stdout: version.String()},
+		{argv: []string{"etcd", "-version"}, code: 0, stdout: version.String()},
+		{argv: []string{"hecd", "store", "-h"}, code: 0, stderr: "~Usage: hecd store [flags]"},
+		{argv: []string{"hecd", "ctl", "get", "/a"}, code: 2, stderr: "hecd: ctl: not implemented yet\n"},
+		{argv: []string{"hecd", "confd"}, code: 2, stderr: "hecd: confd: not implemented yet\n"},
+		{argv: []string{"hecd", "proxy"}, code: 2, stderr: "hecd: proxy: not implemented yet\n"},
+		{argv: []string{"hecd", "register"}, code: 2, stderr: "hecd: register: not implemented yet\n"},
+		{argv: []string{"hecd", "up"}, code: 2, stderr: "hecd: up: not implemented yet\n"},
+		{argv: []string{"etcdctl", "get", "/a"}, code: 2, stderr: "hecd: etcdctl: not implemented yet\n"},
+		{argv: []string{"/usr/bin/confd", "-onetime"}, code: 2, stderr: "hecd: confd: not implemented yet\n"},
+		{argv: []string{"hecd", "frobnicate"}, code: 2, stderr: "~hecd: unknown command \"frobnicate\""},
+		{argv: []string{"etcd", "--bogus"}, code: 1, stderr: "~hecd: flag provided but not defined: -bogus"},
+		{argv: []string{"hecd", "store", "stray"}, code: 1, stderr: "~hecd: unexpected argument \"stray\""},
+		{argv: []string{"etcd", "--cert-file", "a.crt"}, code: 1, stderr: "~hecd: flag -cert-file: TLS is not implemented yet"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := realMain(context.Background(), tc.argv, nil, &stdout, &stderr)
+		if code != tc.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tc.argv, code, tc.code, stderr.String())
+		}
+		check := func(what, got, want string) {
+			if rest, ok := strings.CutPrefix(want, "~"); ok {
+				if !strings.Contains(got, rest) {
+					t.Errorf("%q: %s %q does not contain %q", tc.argv, what, got, rest)
+				}
+			} else if got != want {
+				t.Errorf("%q: %s %q, want %q", tc.argv, what, got, want)
+			}
+		}
+		check("stdout", stdout.String(), tc.stdout)
+		check("stderr", stderr.String(), tc.stderr)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestStoreRuns starts a member under the name etcd and stops it, as a
+// signal would, through the context.
+func TestStoreRuns(t *testing.T) {
+	defer func(l *slog.Logger) { slog.SetDefault(l) }(slog.Default())
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	code := realMain(ctx, []string{"etcd",
+		"-name", "t1", "-data-dir", filepath.Join(dir, "data"),
+		"-bind-addr", "127.0.0.1:" + freePort(t),
+		"--listen-peer-urls", "http://127.0.0.1:" + freePort(t),
+		"--heartbeat-interval", "10", "--election-timeout", "100",
+		"-cpu-profile-file", filepath.Join(dir, "cpu.prof"),
+	}, []string{"ETCD_NO_SUCH_FLAG=1"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"ETCD_NO_SUCH_FLAG", "starting hecd store", "stopped"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "cpu.prof")); err != nil || fi.Size() == 0 {
+		t.Errorf("cpu profile not written: %v", err)
+	}
+}

@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"hecd/internal/store"
+)
+
+// applyResult is what FSM.Apply hands back to the proposer.
+type applyResult struct {
+	event *store.Event
+	err   *store.Error
+}
+
+// fsm applies committed entries to the store and keeps the member list.
+// Membership lives beside the key space, never in it: no user key can
+// address it.
+type fsm struct {
+	st *store.Store
+
+	mu        sync.RWMutex
+	members   map[uint64]*Member
+	clusterID uint64
+}
+
+func newFSM(st *store.Store) *fsm {
+	return &fsm{st: st, members: map[uint64]*Member{}}
+}
+
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	switch l.Data[0] {
+	case kindStore:
+		r, err := decodeRequest(l.Data[1:])
+		if err != nil {
+			// A command we cannot read was written by a broken or newer
+			// member; applying nothing keeps every member identical.
+			return applyResult{err: store.NewError(store.EcodeRaftInternal, "undecodable command: "+err.Error(), f.st.Index())}
+		}
+		ev, e := f.st.Apply(r)
+		return applyResult{event: ev, err: e}
+	case kindMemberBootstrap, kindMemberStart, kindMemberUpdate:
+		var c memberCommand
+		if err := json.Unmarshal(l.Data[1:], &c); err != nil {
+			return applyResult{err: store.NewError(store.EcodeRaftInternal, "undecodable member command: "+err.Error(), f.st.Index())}
+		}
+		return f.applyMember(l.Data[0], c)
+	}
+	return nil
+}
+
+func (f *fsm) applyMember(kind byte, c memberCommand) applyResult {
+	f.mu.Lock()
+	m := f.members[c.Member.ID]
+	switch kind {
+	case kindMemberBootstrap:
+		cp := c.Member
+		f.members[cp.ID] = &cp
+		f.clusterID = c.ClusterID
+		f.mu.Unlock()
+		f.st.Apply(&store.Request{Op: store.OpMemberBootstrap, Time: c.Time})
+	case kindMemberStart:
+		if m == nil {
+			cp := c.Member
+			m = &cp
+			f.members[cp.ID] = m
+		}
+		m.Name, m.ClientURLs = c.Member.Name, c.Member.ClientURLs
+		f.mu.Unlock()
+		f.st.Apply(&store.Request{Op: store.OpMemberStart, Time: c.Time})
+	case kindMemberUpdate:
+		if m == nil {
+			f.mu.Unlock()
+			return applyResult{err: store.NewError(store.EcodeKeyNotFound, fmt.Sprintf("member %x", c.Member.ID), f.st.Index())}
+		}
+		m.PeerURLs = c.Member.PeerURLs
+		f.mu.Unlock()
+		f.st.Apply(&store.Request{Op: store.OpMemberUpdate, Time: c.Time})
+	default:
+		f.mu.Unlock()
+	}
+	return applyResult{}
+}
+
+// Members returns the members ordered by id, as etcd lists them.
+func (f *fsm) Members() []Member {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Member, 0, len(f.members))
+	for _, m := range f.members {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (f *fsm) ClusterID() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.clusterID
+}
+
+// snapshotMagic starts every snapshot so that a foreign file is refused.
+var snapshotMagic = []byte("hecd-fsm-1\n")
+
+// Snapshot encodes the state at once (Apply is paused while it runs, so
+// the copy is consistent); Persist only writes bytes.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	var buf bytes.Buffer
+	buf.Write(snapshotMagic)
+	f.mu.RLock()
+	meta, err := json.Marshal(struct {
+		Members   []Member
+		ClusterID uint64
+	}{f.membersLocked(), f.clusterID})
+	f.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	var l [binary.MaxVarintLen64]byte
+	buf.Write(l[:binary.PutUvarint(l[:], uint64(len(meta)))])
+	buf.Write(meta)
+	if err := f.st.Save(&buf); err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{data: buf.Bytes()}, nil
+}
+
+func (f *fsm) membersLocked() []Member {
+	out := make([]Member, 0, len(f.members))
+	for _, m := range f.members {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(data, snapshotMagic) {
+		return fmt.Errorf("%w: not a hecd snapshot", store.ErrCorruptSnapshot)
+	}
+	data = data[len(snapshotMagic):]
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n > uint64(len(data)-k) {
+		return fmt.Errorf("%w: bad member section", store.ErrCorruptSnapshot)
+	}
+	var meta struct {
+		Members   []Member
+		ClusterID uint64
+	}
+	if err := json.Unmarshal(data[k:k+int(n)], &meta); err != nil {
+		return fmt.Errorf("%w: members: %v", store.ErrCorruptSnapshot, err)
+	}
+	if err := f.st.Restore(bytes.NewReader(data[k+int(n):])); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.members = map[uint64]*Member{}
+	for i := range meta.Members {
+		m := meta.Members[i]
+		f.members[m.ID] = &m
+	}
+	f.clusterID = meta.ClusterID
+	f.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct{ data []byte }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.data); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,70 @@
+// Package servertest starts in-process members on loopback for tests.
+package servertest
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"hecd/internal/server"
+)
+
+// Member is a started member and its client URL.
+type Member struct {
+	*server.Server
+	URL     string
+	DataDir string
+}
+
+// FreePort returns a port that was free a moment ago on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Config returns a single-member config on free loopback ports with its
+// data in dataDir.
+func Config(t testing.TB, dataDir string) server.Config {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Name = "test"
+	cfg.DataDir = dataDir
+	cu, _ := url.Parse("http://127.0.0.1:" + itoa(FreePort(t)))
+	pu, _ := url.Parse("http://127.0.0.1:" + itoa(FreePort(t)))
+	cfg.ListenClientURLs = []url.URL{*cu}
+	cfg.AdvertiseClientURLs = []url.URL{*cu}
+	cfg.ListenPeerURLs = []url.URL{*pu}
+	cfg.InitialAdvertisePeerURLs = []url.URL{*pu}
+	cfg.HeartbeatInterval = 10 * time.Millisecond
+	cfg.ElectionTimeout = 100 * time.Millisecond
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return cfg
+}
+
+// Start starts a member with cfg and stops it when the test ends.
+func Start(t testing.TB, cfg server.Config) *Member {
+	t.Helper()
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatalf("starting member: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &Member{Server: s, URL: "http://" + s.ClientAddrs()[0], DataDir: cfg.DataDir}
+}
+
+// StartNew starts a fresh member in a temporary directory.
+func StartNew(t testing.TB) *Member {
+	t.Helper()
+	return Start(t, Config(t, t.TempDir()))
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// snapshotVersion changes whenever the encoding below does.
+const snapshotVersion = 1
+
+type snapshotHeader struct {
+	Version int
+	Index   uint64
+	Stats   []uint64
+	Nodes   int
+	Events  int
+}
+
+// snapshotNode is one tree node; nodes are written parents first.
+type snapshotNode struct {
+	Key      string
+	Value    string
+	Dir      bool
+	ExpireAt int64
+	Created  uint64
+	Modified uint64
+}
+
+type snapshotEvent struct {
+	Action   string
+	Node     *NodeView
+	PrevNode *NodeView
+	Index    uint64
+	Refresh  bool
+	Internal bool
+}
+
+// Save writes the whole state (tree, index, counters, event history) to w.
+// It holds the read lock while encoding; callers that must not block
+// writers take a Clone first.
+func (s *Store) Save(w io.Writer) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	enc := gob.NewEncoder(w)
+	var nodes []*node
+	var collect func(n *node)
+	collect = func(n *node) {
+		for _, c := range n.children {
+			nodes = append(nodes, c)
+			if c.dir {
+				collect(c)
+			}
+		}
+	}
+	collect(s.root)
+	hdr := snapshotHeader{Version: snapshotVersion, Index: s.index, Stats: s.stats.snapshot(), Nodes: len(nodes), Events: s.history.count}
+	if err := enc.Encode(&hdr); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		sn := snapshotNode{Key: n.key, Value: n.value, Dir: n.dir, ExpireAt: n.expireAt, Created: n.createdIndex, Modified: n.modifiedIndex}
+		if err := enc.Encode(&sn); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < s.history.count; i++ {
+		ev := s.history.at(i)
+		se := snapshotEvent{Action: ev.Action, Node: ev.Node, PrevNode: ev.PrevNode, Index: ev.Index, Refresh: ev.Refresh, Internal: ev.internal}
+		if err := enc.Encode(&se); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrCorruptSnapshot wraps every reason a snapshot cannot be restored.
+var ErrCorruptSnapshot = errors.New("corrupt store snapshot")
+
+// Restore replaces the whole state with a snapshot written by Save. Open
+// watches are closed: their clients resynchronise. On error the store is
+// left unchanged.
+func (s *Store) Restore(r io.Reader) error {
+	dec := gob.NewDecoder(r)
+	var hdr snapshotHeader
+	if err := dec.Decode(&hdr); err != nil {
+		return fmt.Errorf("%w: header: %v", ErrCorruptSnapshot, err)
+	}
+	if hdr.Version != snapshotVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrCorruptSnapshot, hdr.Version, snapshotVersion)
+	}
+	if hdr.Nodes < 0 || hdr.Events < 0 || hdr.Events > historyCapacity {
+		return fmt.Errorf("%w: bad counts", ErrCorruptSnapshot)
+	}
+	fresh := New()
+	fresh.index = hdr.Index
+	fresh.stats.restore(hdr.Stats)
+	for i := 0; i < hdr.Nodes; i++ {
+		var sn snapshotNode
+		if err := dec.Decode(&sn); err != nil {
+			return fmt.Errorf("%w: node %d: %v", ErrCorruptSnapshot, i, err)
+		}
+		if err := fresh.restoreNode(&sn); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < hdr.Events; i++ {
+		var se snapshotEvent
+		if err := dec.Decode(&se); err != nil {
+			return fmt.Errorf("%w: event %d: %v", ErrCorruptSnapshot, i, err)
+		}
+		if se.Node == nil {
+			return fmt.Errorf("%w: event %d has no node", ErrCorruptSnapshot, i)
+		}
+		fresh.history.add(&Event{Action: se.Action, Node: se.Node, PrevNode: se.PrevNode, Index: se.Index, Refresh: se.Refresh, internal: se.Internal})
+	}
+
+	s.hub.closeAll()
+	s.mu.Lock()
+	s.root, s.index, s.ttl, s.history = fresh.root, fresh.index, fresh.ttl, fresh.history
+	s.stats.restore(hdr.Stats)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) restoreNode(sn *snapshotNode) error {
+	if !strings.HasPrefix(sn.Key, "/") || sn.Key == "/" {
+		return fmt.Errorf("%w: bad key %q", ErrCorruptSnapshot, sn.Key)
+	}
+	i := strings.LastIndexByte(sn.Key, '/')
+	parentKey, name := sn.Key[:i], sn.Key[i+1:]
+	if parentKey == "" {
+		parentKey = "/"
+	}
+	if name == "" {
+		return fmt.Errorf("%w: bad key %q", ErrCorruptSnapshot, sn.Key)
+	}
+	parent, err := s.walk(parentKey)
+	if err != nil || !parent.dir {
+		return fmt.Errorf("%w: parent of %q missing", ErrCorruptSnapshot, sn.Key)
+	}
+	if parent.children[name] != nil {
+		return fmt.Errorf("%w: duplicate key %q", ErrCorruptSnapshot, sn.Key)
+	}
+	n := s.newNode(sn.Key, parent, sn.Dir, sn.Value, sn.ExpireAt, sn.Created)
+	n.modifiedIndex = sn.Modified
+	parent.addChild(name, n)
+	return nil
+}
