@@ -161,7 +161,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.setCORS(w, r)
 	}
 	if r.Method == http.MethodOptions {
-		w.Header()["Content-Length"] = []string{"0"}
 		w.WriteHeader(http.StatusOK)
 		return
 	}

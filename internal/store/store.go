@@ -200,9 +200,9 @@ func (s *Store) Apply(r *Request) (*Event, *Error) {
 		}
 		return nil, nil
 	case OpMemberStart:
-		// A restarted etcd member republishes its attributes (one index)
-		// and counts two internal sets.
-		s.stats.SetsSuccess.Add(2)
+		// A restarted etcd member republishes its attributes: one set,
+		// one index.
+		s.stats.SetsSuccess.Add(1)
 		s.internalEvent()
 		return nil, nil
 	case OpMemberUpdate:

@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,38 @@ func TestCompareMissingAndExtra(t *testing.T) {
 	res = compare([]tcase{{"x-001", "a"}}, []tcase{{"x-001", "g"}}, []tcase{{"x-001", "v"}}, map[string][]string{"x-001": {"v"}})
 	if len(res.failures) != 0 {
 		t.Errorf("variant: %+v", res.failures)
+	}
+}
+
+// The timing variants must parse and name cases that exist in the golden files.
+func TestTimingVariantsFile(t *testing.T) {
+	b, err := os.ReadFile(variantsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := parseCases(string(b))
+	if len(vs) == 0 {
+		t.Fatal("no cases in " + variantsFile)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := os.Getenv("HECD_SHARED")
+	if shared == "" {
+		shared = filepath.Join(root, "..", "shared")
+	}
+	for _, v := range vs {
+		area := v.id[:strings.LastIndex(v.id, "-")]
+		g, err := os.ReadFile(filepath.Join(shared, "spec", "etcd-v2-golden", area+".txt"))
+		if err != nil {
+			t.Skipf("shared spec not available: %v", err)
+		}
+		if !strings.Contains(string(g), "=== CASE "+v.id+":") {
+			t.Errorf("variant for %s: no such case in %s.txt", v.id, area)
+		}
+		if first, _, _ := strings.Cut(v.text, "\n"); !strings.HasPrefix(first, "=== CASE "+v.id+":") {
+			t.Errorf("variant for %s: bad first line %q", v.id, first)
+		}
 	}
 }
