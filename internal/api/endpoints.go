@@ -185,17 +185,18 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		for _, m := range h.cl.Members() {
-			for _, u := range m.PeerURLs {
-				for _, nu := range urls {
-					if u == nu {
-						writeMessage(w, http.StatusConflict, "membership: peerURL exists")
-						return
-					}
-				}
-			}
+		if h.peerURLTaken(urls, 0) {
+			writeMessage(w, http.StatusConflict, "membership: peerURL exists")
+			return
 		}
-		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		m, err := h.cl.AddMember(ctx, urls)
+		if err != nil {
+			h.memberFailure(w, err)
+			return
+		}
+		writeJSONLine(w, http.StatusCreated, toMemberJSON(m))
 	case http.MethodPut, http.MethodDelete:
 		if rest == "" {
 			// etcd answers 405 without Allow here (the id is missing).
@@ -203,6 +204,10 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id, err := strconv.ParseUint(rest, 16, 64)
+		if err == nil && h.cl.Removed(id) {
+			writeMessage(w, http.StatusGone, "Member permanently removed: "+rest)
+			return
+		}
 		known := false
 		if err == nil {
 			for _, m := range h.cl.Members() {
@@ -213,35 +218,55 @@ func (h *Handler) serveMembers(w http.ResponseWriter, r *http.Request) {
 			writeMessage(w, http.StatusNotFound, "No such member: "+rest)
 			return
 		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
 		if r.Method == http.MethodDelete {
-			writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+			if err := h.cl.RemoveMember(ctx, id); err != nil {
+				h.memberFailure(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		urls, ok := h.readPeerURLs(w, r)
 		if !ok {
 			return
 		}
-		for _, m := range h.cl.Members() {
-			if m.ID == id {
-				continue
-			}
-			for _, u := range m.PeerURLs {
-				for _, nu := range urls {
-					if u == nu {
-						writeMessage(w, http.StatusConflict, "membership: peerURL exists")
-						return
-					}
-				}
-			}
+		if h.peerURLTaken(urls, id) {
+			writeMessage(w, http.StatusConflict, "membership: peerURL exists")
+			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-		defer cancel()
 		if err := h.cl.UpdateMember(ctx, id, urls); err != nil {
-			writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
+			h.memberFailure(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// peerURLTaken reports whether another member than except already uses
+// one of urls.
+func (h *Handler) peerURLTaken(urls []string, except uint64) bool {
+	for _, m := range h.cl.Members() {
+		if m.ID == except {
+			continue
+		}
+		for _, u := range m.PeerURLs {
+			for _, nu := range urls {
+				if u == nu {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (h *Handler) memberFailure(w http.ResponseWriter, err error) {
+	if h.cfg.Logger != nil {
+		h.cfg.Logger.Warn("membership change failed", "component", "api", "error", err)
+	}
+	writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
 }
 
 // readPeerURLs reads {"peerURLs":[...]} from a members request body.

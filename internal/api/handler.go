@@ -35,6 +35,7 @@ type Cluster interface {
 	// Propose replicates w and returns the store's answer. A non-nil error
 	// means the write's fate is unknown or it was never proposed; the
 	// message is shown to the client as the cause of a 300 error.
+	// The error's text is the cause reported to the client.
 	Propose(ctx context.Context, w *store.Request) (Result, error)
 	// QuorumRead returns once this member has applied every write that
 	// was committed before the call (a linearizable read point).
@@ -48,6 +49,12 @@ type Cluster interface {
 	Self() Member
 	// UpdateMember changes a member's peer URLs.
 	UpdateMember(ctx context.Context, id uint64, peerURLs []string) error
+	// AddMember adds a member that has not started yet.
+	AddMember(ctx context.Context, peerURLs []string) (Member, error)
+	// RemoveMember removes a member for good.
+	RemoveMember(ctx context.Context, id uint64) error
+	// Removed reports whether id belonged to a removed member.
+	Removed(id uint64) bool
 	// SelfStats are the figures of /v2/stats/self.
 	SelfStats() SelfStats
 }

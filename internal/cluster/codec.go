@@ -15,6 +15,8 @@ const (
 	kindMemberBootstrap byte = 2 // a fresh cluster's first member (JSON member)
 	kindMemberStart     byte = 3 // a member (re)started and publishes attributes (JSON member)
 	kindMemberUpdate    byte = 4 // a member's peer URLs changed (JSON member)
+	kindMemberAdd       byte = 5 // a member was added (JSON member)
+	kindMemberRemove    byte = 6 // a member was removed (JSON member id)
 )
 
 const (

@@ -28,11 +28,12 @@ type fsm struct {
 
 	mu        sync.RWMutex
 	members   map[uint64]*Member
+	removed   map[uint64]bool
 	clusterID uint64
 }
 
 func newFSM(st *store.Store) *fsm {
-	return &fsm{st: st, members: map[uint64]*Member{}}
+	return &fsm{st: st, members: map[uint64]*Member{}, removed: map[uint64]bool{}}
 }
 
 func (f *fsm) Apply(l *raft.Log) any {
@@ -49,7 +50,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 		ev, e := f.st.Apply(r)
 		return applyResult{event: ev, err: e}
-	case kindMemberBootstrap, kindMemberStart, kindMemberUpdate:
+	case kindMemberBootstrap, kindMemberStart, kindMemberUpdate, kindMemberAdd, kindMemberRemove:
 		var c memberCommand
 		if err := json.Unmarshal(l.Data[1:], &c); err != nil {
 			return applyResult{err: store.NewError(store.EcodeRaftInternal, "undecodable member command: "+err.Error(), f.st.Index())}
@@ -86,6 +87,20 @@ func (f *fsm) applyMember(kind byte, c memberCommand) applyResult {
 		m.PeerURLs = c.Member.PeerURLs
 		f.mu.Unlock()
 		f.st.Apply(&store.Request{Op: store.OpMemberUpdate, Time: c.Time})
+	case kindMemberAdd:
+		cp := c.Member
+		f.members[cp.ID] = &cp
+		f.mu.Unlock()
+		f.st.Apply(&store.Request{Op: store.OpMemberAdd, Time: c.Time})
+	case kindMemberRemove:
+		if m == nil {
+			f.mu.Unlock()
+			return applyResult{err: store.NewError(store.EcodeKeyNotFound, fmt.Sprintf("member %x", c.Member.ID), f.st.Index())}
+		}
+		delete(f.members, m.ID)
+		f.removed[m.ID] = true
+		f.mu.Unlock()
+		f.st.Apply(&store.Request{Op: store.OpMemberRemove, Time: c.Time})
 	default:
 		f.mu.Unlock()
 	}
@@ -104,6 +119,13 @@ func (f *fsm) Members() []Member {
 	return out
 }
 
+// Removed reports whether id was removed from the cluster.
+func (f *fsm) Removed(id uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.removed[id]
+}
+
 func (f *fsm) ClusterID() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -119,10 +141,16 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	var buf bytes.Buffer
 	buf.Write(snapshotMagic)
 	f.mu.RLock()
+	removed := make([]uint64, 0, len(f.removed))
+	for id := range f.removed {
+		removed = append(removed, id)
+	}
+	sort.Slice(removed, func(i, j int) bool { return removed[i] < removed[j] })
 	meta, err := json.Marshal(struct {
 		Members   []Member
+		Removed   []uint64
 		ClusterID uint64
-	}{f.membersLocked(), f.clusterID})
+	}{f.membersLocked(), removed, f.clusterID})
 	f.mu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -161,6 +189,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	var meta struct {
 		Members   []Member
+		Removed   []uint64
 		ClusterID uint64
 	}
 	if err := json.Unmarshal(data[k:k+int(n)], &meta); err != nil {
@@ -174,6 +203,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	for i := range meta.Members {
 		m := meta.Members[i]
 		f.members[m.ID] = &m
+	}
+	f.removed = map[uint64]bool{}
+	for _, id := range meta.Removed {
+		f.removed[id] = true
 	}
 	f.clusterID = meta.ClusterID
 	f.mu.Unlock()

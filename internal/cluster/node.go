@@ -70,11 +70,25 @@ type Node struct {
 	wg   sync.WaitGroup
 }
 
-// Errors returned by Propose. ErrNotProposed means the write certainly had
-// no effect; any other error leaves its outcome unknown.
-var (
-	ErrNotProposed = errors.New("not proposed")
-	ErrStopped     = errors.New("member is shutting down")
+// ProposeError is why a proposal failed. Cause is the text etcd gives for
+// the same situation; Proposed says whether the entry may still commit
+// (false: it certainly had no effect, so the client can simply retry).
+type ProposeError struct {
+	Cause    string
+	Proposed bool
+	Err      error
+}
+
+// Error is the cause alone: clients see it as the "cause" of a 300 error,
+// worded as etcd words it. Err keeps the underlying reason for logs.
+func (e *ProposeError) Error() string { return e.Cause }
+
+func (e *ProposeError) Unwrap() error { return e.Err }
+
+// Causes, worded as etcd words them.
+const (
+	causeTimeout       = "etcdserver: request timed out"
+	causeStopped       = "etcdserver: server stopped"
 )
 
 // MemberID derives a member's id from its peer URLs and the cluster token,
@@ -222,15 +236,43 @@ func (n *Node) awaitReady(ctx context.Context, fresh bool) error {
 // Propose replicates a store request and returns the store's answer with
 // the raft index of the entry.
 func (n *Node) Propose(ctx context.Context, r *store.Request) (*store.Event, *store.Error, uint64, error) {
-	if errp := n.storageFailed.Load(); errp != nil {
-		return nil, nil, 0, fmt.Errorf("%w: storage failed earlier (%v); restart the member", ErrNotProposed, *errp)
-	}
-	f := n.raft.Apply(encodeRequest(r), requestEnqueueTimeout(ctx))
-	if err := f.Error(); err != nil {
-		return nil, nil, 0, n.classify(err)
+	f, err := n.apply(ctx, encodeRequest(r))
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	res, _ := f.Response().(applyResult)
 	return res.event, res.err, f.Index(), nil
+}
+
+// leaderWait is how often a proposal without a leader looks again.
+const leaderWait = 20 * time.Millisecond
+
+// apply proposes cmd and waits for it to be applied here. While this
+// member is not the leader (an election, or quorum lost) it waits for
+// leadership until ctx ends, as etcd holds requests during elections.
+func (n *Node) apply(ctx context.Context, cmd []byte) (raft.ApplyFuture, error) {
+	for {
+		if errp := n.storageFailed.Load(); errp != nil {
+			return nil, &ProposeError{Cause: "etcdserver: storage failed; restart the member", Err: *errp}
+		}
+		if n.raft.State() == raft.Leader {
+			f := n.raft.Apply(cmd, requestEnqueueTimeout(ctx))
+			err := f.Error()
+			if err == nil {
+				return f, nil
+			}
+			if !errors.Is(err, raft.ErrNotLeader) {
+				return nil, n.classify(err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, &ProposeError{Cause: causeTimeout, Err: ctx.Err()}
+		case <-n.stop:
+			return nil, &ProposeError{Cause: causeStopped}
+		case <-time.After(leaderWait):
+		}
+	}
 }
 
 func requestEnqueueTimeout(ctx context.Context) time.Duration {
@@ -243,19 +285,22 @@ func requestEnqueueTimeout(ctx context.Context) time.Duration {
 	return 0
 }
 
-// classify turns raft's errors into ones that say whether the write may
-// still take effect.
+// classify turns raft's errors into a ProposeError that says whether the
+// entry may still commit.
 func (n *Node) classify(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("%w: %v", ErrNotProposed, err)
+		return &ProposeError{Cause: causeTimeout, Err: err}
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return ErrStopped
+		return &ProposeError{Cause: causeStopped, Err: err}
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// etcd's v2 path reports a lost leadership as a timeout too.
+		return &ProposeError{Cause: causeTimeout, Proposed: true, Err: err}
 	}
 	if errp := n.storageFailed.Load(); errp != nil {
-		return fmt.Errorf("%w: writing the raft log failed: %v", ErrNotProposed, *errp)
+		return &ProposeError{Cause: "etcdserver: writing the raft log failed", Err: *errp}
 	}
-	return fmt.Errorf("outcome unknown: %w", err)
+	return &ProposeError{Cause: causeTimeout, Proposed: true, Err: err}
 }
 
 // noopCommand orders quorum reads through the log.
@@ -264,13 +309,8 @@ var noopCommand = encodeRequest(&store.Request{Op: store.OpNoop})
 // QuorumRead returns once a no-op entry proposed now has been committed
 // and applied here: every write acknowledged before the call is visible.
 func (n *Node) QuorumRead(ctx context.Context) error {
-	if n.raft.State() != raft.Leader {
-		return fmt.Errorf("%w: this member is not the leader", ErrNotProposed)
-	}
-	if err := n.raft.Apply(noopCommand, requestEnqueueTimeout(ctx)).Error(); err != nil {
-		return n.classify(err)
-	}
-	return nil
+	_, err := n.apply(ctx, noopCommand)
+	return err
 }
 
 // RaftStatus is the applied index and current term.
@@ -319,10 +359,37 @@ func (n *Node) LeaderSince() time.Time { return time.Unix(0, n.leaderSince.Load(
 
 // UpdateMember replaces a member's peer URLs.
 func (n *Node) UpdateMember(ctx context.Context, id uint64, peerURLs []string) error {
-	cmd := encodeMemberCommand(kindMemberUpdate, memberCommand{Member: Member{ID: id, PeerURLs: peerURLs}, Time: n.cfg.Clock().UnixNano()})
-	f := n.raft.Apply(cmd, requestEnqueueTimeout(ctx))
-	if err := f.Error(); err != nil {
-		return n.classify(err)
+	return n.memberChange(ctx, kindMemberUpdate, Member{ID: id, PeerURLs: peerURLs})
+}
+
+// AddMember records a new member (no name or client URLs until it starts)
+// and makes it a voter. Like etcd, a one-member cluster that adds a member
+// that never starts loses its quorum.
+func (n *Node) AddMember(ctx context.Context, peerURLs []string) (Member, error) {
+	m := Member{ID: MemberID(peerURLs, n.cfg.Token+strconv.FormatInt(n.cfg.Clock().UnixNano(), 10)), PeerURLs: peerURLs, ClientURLs: []string{}}
+	if err := n.memberChange(ctx, kindMemberAdd, m); err != nil {
+		return Member{}, err
+	}
+	n.raft.AddVoter(raft.ServerID(strconv.FormatUint(m.ID, 16)), raft.ServerAddress(firstHost(peerURLs)), 0, 0)
+	return m, nil
+}
+
+// RemoveMember removes a member for good.
+func (n *Node) RemoveMember(ctx context.Context, id uint64) error {
+	if err := n.memberChange(ctx, kindMemberRemove, Member{ID: id}); err != nil {
+		return err
+	}
+	n.raft.RemoveServer(raft.ServerID(strconv.FormatUint(id, 16)), 0, 0)
+	return nil
+}
+
+// Removed reports whether id belonged to a member that was removed.
+func (n *Node) Removed(id uint64) bool { return n.fsm.Removed(id) }
+
+func (n *Node) memberChange(ctx context.Context, kind byte, m Member) error {
+	f, err := n.apply(ctx, encodeMemberCommand(kind, memberCommand{Member: m, Time: n.cfg.Clock().UnixNano()}))
+	if err != nil {
+		return err
 	}
 	if res, ok := f.Response().(applyResult); ok && res.err != nil {
 		return res.err

@@ -65,6 +65,17 @@ func (a *clusterAdapter) UpdateMember(ctx context.Context, id uint64, peerURLs [
 	return a.node.UpdateMember(ctx, id, peerURLs)
 }
 
+func (a *clusterAdapter) AddMember(ctx context.Context, peerURLs []string) (api.Member, error) {
+	m, err := a.node.AddMember(ctx, peerURLs)
+	return toAPIMember(m), err
+}
+
+func (a *clusterAdapter) RemoveMember(ctx context.Context, id uint64) error {
+	return a.node.RemoveMember(ctx, id)
+}
+
+func (a *clusterAdapter) Removed(id uint64) bool { return a.node.Removed(id) }
+
 func (a *clusterAdapter) SelfStats() api.SelfStats {
 	st := api.SelfStats{State: a.node.State(), StartTime: a.node.StartTime(), LeaderID: a.node.LeaderID()}
 	if a.node.IsLeader() {

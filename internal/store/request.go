@@ -17,6 +17,8 @@ const (
 	OpMemberBootstrap                // internal: a fresh member's first records
 	OpMemberStart                    // internal: a member (re)started
 	OpMemberUpdate                   // internal: a member's peer URLs changed
+	OpMemberAdd                      // internal: a member was added
+	OpMemberRemove                   // internal: a member was removed
 	OpNoop                           // orders a quorum read; changes nothing
 )
 

@@ -209,6 +209,14 @@ func (s *Store) Apply(r *Request) (*Event, *Error) {
 		s.stats.UpdateSuccess.Add(1)
 		s.internalEvent()
 		return nil, nil
+	case OpMemberAdd:
+		s.stats.CreateSuccess.Add(1)
+		s.internalEvent()
+		return nil, nil
+	case OpMemberRemove:
+		s.stats.DeleteSuccess.Add(1)
+		s.internalEvent()
+		return nil, nil
 	case OpNoop:
 		return nil, nil
 	default:

@@ -9,5 +9,12 @@
 //
 // It needs bash, curl and a real etcd 3.4 (Debian: apt-get install etcd-server
 // etcd-client) on PATH, and the shared spec directory beside the repository
-// (<repo>/../shared, or HECD_SHARED=DIR).
+// (<repo>/../shared, or HECD_SHARED=DIR). In -short mode it is skipped.
+//
+// Self-check of the harness (both sides real etcd, hecd not built):
+//
+//	HECD_COMPAT_SERVER_SCRIPT=etcd go test ./test/compat/ -run TestGoldenCompat -v
+//
+// Other settings (HECD_COMPAT_KEEP, HECD_COMPAT_TIMEOUT) are described at the
+// top of compat_test.go.
 package compat
