@@ -87,8 +87,8 @@ func (e *ProposeError) Unwrap() error { return e.Err }
 
 // Causes, worded as etcd words them.
 const (
-	causeTimeout       = "etcdserver: request timed out"
-	causeStopped       = "etcdserver: server stopped"
+	causeTimeout = "etcdserver: request timed out"
+	causeStopped = "etcdserver: server stopped"
 )
 
 // MemberID derives a member's id from its peer URLs and the cluster token,
