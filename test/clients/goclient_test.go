@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,7 +72,7 @@ func mustOK(t *testing.T, what string, resp *client.Response, err error) *client
 	return resp
 }
 
-// checkNode compares the interesting fields of a response.
+// checkResp compares the interesting fields of a response.
 func checkResp(t *testing.T, what string, r *client.Response, action, key, value string) {
 	t.Helper()
 	if r.Action != action {
@@ -93,7 +94,7 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	ctx := ctxT(t)
 
 	// Set a new key: action set, no prevNode, createdIndex == modifiedIndex == X-Etcd-Index.
-	r1 := mustOK(t, "set /foo", wrap(kapi.Set(ctx, "/foo", "bar", nil)))
+	r1 := must(t, "set /foo")(kapi.Set(ctx, "/foo", "bar", nil))
 	checkResp(t, "set /foo", r1, "set", "/foo", "bar")
 	if r1.PrevNode != nil {
 		t.Errorf("set new key: prevNode = %+v, want nil", r1.PrevNode)
@@ -107,7 +108,7 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	}
 
 	// Overwrite: action set, prevNode is the old node, new modifiedIndex.
-	r2 := mustOK(t, "set /foo again", wrap(kapi.Set(ctx, "/foo", "baz", nil)))
+	r2 := must(t, "set /foo again")(kapi.Set(ctx, "/foo", "baz", nil))
 	checkResp(t, "set /foo again", r2, "set", "/foo", "baz")
 	if r2.PrevNode == nil || r2.PrevNode.Value != "bar" || r2.PrevNode.ModifiedIndex != r1.Node.ModifiedIndex {
 		t.Errorf("set /foo again: prevNode = %+v, want value bar index %d", r2.PrevNode, r1.Node.ModifiedIndex)
@@ -121,7 +122,7 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	}
 
 	// Get.
-	g := mustOK(t, "get /foo", wrap(kapi.Get(ctx, "/foo", nil)))
+	g := must(t, "get /foo")(kapi.Get(ctx, "/foo", nil))
 	checkResp(t, "get /foo", g, "get", "/foo", "baz")
 	if g.Node.ModifiedIndex != r2.Node.ModifiedIndex || g.Index != r2.Index {
 		t.Errorf("get /foo: modifiedIndex %d X-Etcd-Index %d, want %d/%d", g.Node.ModifiedIndex, g.Index, r2.Node.ModifiedIndex, r2.Index)
@@ -141,7 +142,7 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	}
 
 	// Create: action create; second create fails with 105.
-	c1 := mustOK(t, "create /new", wrap(kapi.Create(ctx, "/new", "v1")))
+	c1 := must(t, "create /new")(kapi.Create(ctx, "/new", "v1"))
 	checkResp(t, "create /new", c1, "create", "/new", "v1")
 	if c1.PrevNode != nil || c1.Node.ModifiedIndex != r2.Node.ModifiedIndex+1 {
 		t.Errorf("create /new: prevNode %+v index %d, want nil / %d", c1.PrevNode, c1.Node.ModifiedIndex, r2.Node.ModifiedIndex+1)
@@ -156,7 +157,7 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	}
 
 	// Update: action update, prevNode, createdIndex kept.
-	u := mustOK(t, "update /new", wrap(kapi.Update(ctx, "/new", "v3")))
+	u := must(t, "update /new")(kapi.Update(ctx, "/new", "v3"))
 	checkResp(t, "update /new", u, "update", "/new", "v3")
 	if u.PrevNode == nil || u.PrevNode.Value != "v1" {
 		t.Errorf("update /new: prevNode %+v, want value v1", u.PrevNode)
@@ -171,8 +172,15 @@ func TestGoClientSetGetCreateUpdate(t *testing.T) {
 	wantErrCode(t, "update /nothere", err, client.ErrorCodeKeyNotFound, "/nothere")
 }
 
-// wrap turns a (resp, err) pair into the arguments of mustOK.
-func wrap(r *client.Response, err error) (*client.Response, error) { return r, err }
+// must returns a function that checks a (response, error) pair with mustOK,
+// so that a call's two results can be passed directly.
+func must(t *testing.T, what string) func(*client.Response, error) *client.Response {
+	t.Helper()
+	return func(r *client.Response, err error) *client.Response {
+		t.Helper()
+		return mustOK(t, what, r, err)
+	}
+}
 
 func TestGoClientGetRecursiveSorted(t *testing.T) {
 	kapi, _, _ := newKeysAPI(t)
@@ -182,10 +190,10 @@ func TestGoClientGetRecursiveSorted(t *testing.T) {
 		{"/dir/zeta", "z"}, {"/dir/alpha", "a"}, {"/dir/mid/deep", "d"},
 		{"/dir/beta", "b"}, {"/dir/_hidden", "h"}, {"/dir/mid/_h2", "h2"},
 	} {
-		mustOK(t, "set "+kv[0], wrap(kapi.Set(ctx, kv[0], kv[1], nil)))
+		must(t, "set "+kv[0])(kapi.Set(ctx, kv[0], kv[1], nil))
 	}
 
-	r := mustOK(t, "get /dir recursive sorted", wrap(kapi.Get(ctx, "/dir", &client.GetOptions{Recursive: true, Sort: true})))
+	r := must(t, "get /dir recursive sorted")(kapi.Get(ctx, "/dir", &client.GetOptions{Recursive: true, Sort: true}))
 	if r.Action != "get" || r.Node.Key != "/dir" || !r.Node.Dir {
 		t.Fatalf("get /dir: %+v node %+v", r, r.Node)
 	}
@@ -210,7 +218,7 @@ func TestGoClientGetRecursiveSorted(t *testing.T) {
 	}
 
 	// Without Recursive, the subdirectory is listed without its children.
-	r = mustOK(t, "get /dir sorted", wrap(kapi.Get(ctx, "/dir", &client.GetOptions{Sort: true})))
+	r = must(t, "get /dir sorted")(kapi.Get(ctx, "/dir", &client.GetOptions{Sort: true}))
 	var keys []string
 	for _, n := range r.Node.Nodes {
 		keys = append(keys, n.Key)
@@ -223,7 +231,7 @@ func TestGoClientGetRecursiveSorted(t *testing.T) {
 	}
 
 	// A hidden key is still readable directly.
-	h := mustOK(t, "get hidden", wrap(kapi.Get(ctx, "/dir/_hidden", nil)))
+	h := must(t, "get hidden")(kapi.Get(ctx, "/dir/_hidden", nil))
 	checkResp(t, "get hidden", h, "get", "/dir/_hidden", "h")
 }
 
@@ -231,7 +239,7 @@ func TestGoClientCompareAndSwap(t *testing.T) {
 	kapi, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
-	r := mustOK(t, "set /cas", wrap(kapi.Set(ctx, "/cas", "one", nil)))
+	r := must(t, "set /cas")(kapi.Set(ctx, "/cas", "one", nil))
 	cur := r // the node as it is now
 
 	tests := []struct {
@@ -304,17 +312,17 @@ func TestGoClientDelete(t *testing.T) {
 	kapi, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
-	s := mustOK(t, "set /d", wrap(kapi.Set(ctx, "/d", "val", nil)))
+	s := must(t, "set /d")(kapi.Set(ctx, "/d", "val", nil))
 
 	// Delete with a wrong PrevValue fails with 101 and leaves the key.
 	_, err := kapi.Delete(ctx, "/d", &client.DeleteOptions{PrevValue: "other"})
 	wantErrCode(t, "delete prevValue wrong", err, client.ErrorCodeTestFailed, "[other != val]")
 	_, err = kapi.Delete(ctx, "/d", &client.DeleteOptions{PrevIndex: 1})
 	wantErrCode(t, "delete prevIndex wrong", err, client.ErrorCodeTestFailed, fmt.Sprintf("[1 != %d]", s.Node.ModifiedIndex))
-	mustOK(t, "get /d after failed deletes", wrap(kapi.Get(ctx, "/d", nil)))
+	must(t, "get /d after failed deletes")(kapi.Get(ctx, "/d", nil))
 
 	// Delete with the right PrevValue: compareAndDelete.
-	d := mustOK(t, "delete prevValue ok", wrap(kapi.Delete(ctx, "/d", &client.DeleteOptions{PrevValue: "val"})))
+	d := must(t, "delete prevValue ok")(kapi.Delete(ctx, "/d", &client.DeleteOptions{PrevValue: "val"}))
 	if d.Action != "compareAndDelete" || d.Node.Key != "/d" || d.Node.Value != "" {
 		t.Errorf("delete prevValue ok: action %q node %+v value %q", d.Action, d.Node, d.Node.Value)
 	}
@@ -330,8 +338,8 @@ func TestGoClientDelete(t *testing.T) {
 	}
 
 	// Plain delete: action delete.
-	mustOK(t, "set /d2", wrap(kapi.Set(ctx, "/d2", "x", nil)))
-	d = mustOK(t, "delete /d2", wrap(kapi.Delete(ctx, "/d2", nil)))
+	must(t, "set /d2")(kapi.Set(ctx, "/d2", "x", nil))
+	d = must(t, "delete /d2")(kapi.Delete(ctx, "/d2", nil))
 	if d.Action != "delete" || d.PrevNode == nil || d.PrevNode.Value != "x" {
 		t.Errorf("delete /d2: action %q prevNode %+v", d.Action, d.PrevNode)
 	}
@@ -339,13 +347,13 @@ func TestGoClientDelete(t *testing.T) {
 	wantErrCode(t, "delete missing", err, client.ErrorCodeKeyNotFound, "/d2")
 
 	// Directories.
-	mustOK(t, "set /dir/a", wrap(kapi.Set(ctx, "/dir/a", "1", nil)))
-	mustOK(t, "set /dir/sub/b", wrap(kapi.Set(ctx, "/dir/sub/b", "2", nil)))
+	must(t, "set /dir/a")(kapi.Set(ctx, "/dir/a", "1", nil))
+	must(t, "set /dir/sub/b")(kapi.Set(ctx, "/dir/sub/b", "2", nil))
 	_, err = kapi.Delete(ctx, "/dir", nil)
 	wantErrCode(t, "delete dir without flags", err, client.ErrorCodeNotFile, "/dir")
 	_, err = kapi.Delete(ctx, "/dir", &client.DeleteOptions{Dir: true})
 	wantErrCode(t, "delete non-empty dir with dir=true", err, client.ErrorCodeDirNotEmpty, "/dir")
-	d = mustOK(t, "delete dir recursive", wrap(kapi.Delete(ctx, "/dir", &client.DeleteOptions{Recursive: true})))
+	d = must(t, "delete dir recursive")(kapi.Delete(ctx, "/dir", &client.DeleteOptions{Recursive: true}))
 	if d.Action != "delete" || d.Node.Key != "/dir" || !d.Node.Dir {
 		t.Errorf("delete dir recursive: action %q node %+v", d.Action, d.Node)
 	}
@@ -359,8 +367,8 @@ func TestGoClientDelete(t *testing.T) {
 	}
 
 	// An empty directory goes with Dir alone.
-	mustOK(t, "mkdir /empty", wrap(kapi.Set(ctx, "/empty", "", &client.SetOptions{Dir: true})))
-	d = mustOK(t, "delete empty dir", wrap(kapi.Delete(ctx, "/empty", &client.DeleteOptions{Dir: true})))
+	must(t, "mkdir /empty")(kapi.Set(ctx, "/empty", "", &client.SetOptions{Dir: true}))
+	d = must(t, "delete empty dir")(kapi.Delete(ctx, "/empty", &client.DeleteOptions{Dir: true}))
 	if d.Action != "delete" || !d.Node.Dir {
 		t.Errorf("delete empty dir: action %q node %+v", d.Action, d.Node)
 	}
@@ -373,7 +381,7 @@ func TestGoClientCreateInOrder(t *testing.T) {
 	var prev uint64
 	var created []*client.Response
 	for i, v := range []string{"job1", "job2", "job3"} {
-		r := mustOK(t, "create in order "+v, wrap(kapi.CreateInOrder(ctx, "/queue", v, nil)))
+		r := must(t, "create in order "+v)(kapi.CreateInOrder(ctx, "/queue", v, nil))
 		if r.Action != "create" || r.Node.Value != v {
 			t.Errorf("in-order %d: action %q value %q", i, r.Action, r.Node.Value)
 		}
@@ -388,13 +396,13 @@ func TestGoClientCreateInOrder(t *testing.T) {
 		created = append(created, r)
 	}
 	// With a TTL.
-	rt := mustOK(t, "create in order with ttl", wrap(kapi.CreateInOrder(ctx, "/queue", "job4", &client.CreateInOrderOptions{TTL: 60 * time.Second})))
+	rt := must(t, "create in order with ttl")(kapi.CreateInOrder(ctx, "/queue", "job4", &client.CreateInOrderOptions{TTL: 60 * time.Second}))
 	if rt.Node.TTL < 59 || rt.Node.TTL > 60 || rt.Node.Expiration == nil {
 		t.Errorf("in-order with ttl: ttl %d expiration %v", rt.Node.TTL, rt.Node.Expiration)
 	}
 	created = append(created, rt)
 
-	g := mustOK(t, "get /queue sorted", wrap(kapi.Get(ctx, "/queue", &client.GetOptions{Sort: true, Recursive: true})))
+	g := must(t, "get /queue sorted")(kapi.Get(ctx, "/queue", &client.GetOptions{Sort: true, Recursive: true}))
 	if len(g.Node.Nodes) != len(created) {
 		t.Fatalf("get /queue: %d nodes, want %d", len(g.Node.Nodes), len(created))
 	}
@@ -412,7 +420,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	kapi, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
-	s := mustOK(t, "set with ttl", wrap(kapi.Set(ctx, "/ttl", "keep", &client.SetOptions{TTL: 100 * time.Second})))
+	s := must(t, "set with ttl")(kapi.Set(ctx, "/ttl", "keep", &client.SetOptions{TTL: 100 * time.Second}))
 	checkResp(t, "set with ttl", s, "set", "/ttl", "keep")
 	if s.Node.TTL < 99 || s.Node.TTL > 100 || s.Node.Expiration == nil {
 		t.Fatalf("set with ttl: ttl %d expiration %v", s.Node.TTL, s.Node.Expiration)
@@ -420,7 +428,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	if d := time.Until(*s.Node.Expiration); d < 95*time.Second || d > 105*time.Second {
 		t.Errorf("expiration %v is %v away, want about 100s", s.Node.Expiration, d)
 	}
-	g := mustOK(t, "get ttl key", wrap(kapi.Get(ctx, "/ttl", nil)))
+	g := must(t, "get ttl key")(kapi.Get(ctx, "/ttl", nil))
 	if g.Node.TTL < 99 || g.Node.TTL > 100 || g.Node.Expiration == nil {
 		t.Errorf("get ttl key: ttl %d expiration %v", g.Node.TTL, g.Node.Expiration)
 	}
@@ -429,7 +437,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	w := kapi.Watcher("/ttl", &client.WatcherOptions{AfterIndex: s.Index})
 
 	// Refresh with PrevExist: action update, value kept, ttl reset, prevNode shown.
-	r := mustOK(t, "refresh", wrap(kapi.Set(ctx, "/ttl", "", &client.SetOptions{TTL: 200 * time.Second, Refresh: true, PrevExist: client.PrevExist})))
+	r := must(t, "refresh")(kapi.Set(ctx, "/ttl", "", &client.SetOptions{TTL: 200 * time.Second, Refresh: true, PrevExist: client.PrevExist}))
 	checkResp(t, "refresh", r, "update", "/ttl", "keep")
 	if r.Node.TTL < 199 || r.Node.TTL > 200 {
 		t.Errorf("refresh: ttl %d, want 200", r.Node.TTL)
@@ -442,7 +450,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	}
 
 	// Refresh without PrevExist: action set.
-	r2 := mustOK(t, "refresh without prevExist", wrap(kapi.Set(ctx, "/ttl", "", &client.SetOptions{TTL: 300 * time.Second, Refresh: true})))
+	r2 := must(t, "refresh without prevExist")(kapi.Set(ctx, "/ttl", "", &client.SetOptions{TTL: 300 * time.Second, Refresh: true}))
 	checkResp(t, "refresh without prevExist", r2, "set", "/ttl", "keep")
 	if r2.Node.TTL < 299 || r2.Node.TTL > 300 {
 		t.Errorf("refresh without prevExist: ttl %d, want 300", r2.Node.TTL)
@@ -457,7 +465,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	wantErrCode(t, "refresh missing key", err, client.ErrorCodeKeyNotFound, "/nottl")
 
 	// A normal write wakes the watcher; the refreshes were skipped.
-	mustOK(t, "set changed", wrap(kapi.Set(ctx, "/ttl", "changed", nil)))
+	must(t, "set changed")(kapi.Set(ctx, "/ttl", "changed", nil))
 	ev, err := w.Next(ctx)
 	if err != nil {
 		t.Fatalf("watch: %v", err)
@@ -470,7 +478,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 	}
 
 	// A short TTL expires, and a watcher sees an expire event.
-	e := mustOK(t, "set short ttl", wrap(kapi.Set(ctx, "/short", "bye", &client.SetOptions{TTL: time.Second})))
+	e := must(t, "set short ttl")(kapi.Set(ctx, "/short", "bye", &client.SetOptions{TTL: time.Second}))
 	we := kapi.Watcher("/short", &client.WatcherOptions{AfterIndex: e.Index})
 	ev, err = we.Next(ctx)
 	if err != nil {
@@ -491,7 +499,7 @@ func TestGoClientWatcher(t *testing.T) {
 	kapi, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
-	base := mustOK(t, "set /w/init", wrap(kapi.Set(ctx, "/w/init", "0", nil)))
+	base := must(t, "set /w/init")(kapi.Set(ctx, "/w/init", "0", nil))
 	w := kapi.Watcher("/w", &client.WatcherOptions{AfterIndex: base.Index, Recursive: true})
 
 	type result struct {
@@ -512,10 +520,10 @@ func TestGoClientWatcher(t *testing.T) {
 	// Give the long poll a moment, then write: a set, a delete, and a
 	// change outside the watched directory that must not be reported.
 	time.Sleep(100 * time.Millisecond)
-	s := mustOK(t, "set /w/a", wrap(kapi.Set(ctx, "/w/a", "x", nil)))
-	mustOK(t, "set /other", wrap(kapi.Set(ctx, "/other", "y", nil)))
-	d := mustOK(t, "delete /w/a", wrap(kapi.Delete(ctx, "/w/a", nil)))
-	u := mustOK(t, "update /w/init", wrap(kapi.Update(ctx, "/w/init", "1")))
+	s := must(t, "set /w/a")(kapi.Set(ctx, "/w/a", "x", nil))
+	must(t, "set /other")(kapi.Set(ctx, "/other", "y", nil))
+	d := must(t, "delete /w/a")(kapi.Delete(ctx, "/w/a", nil))
+	u := must(t, "update /w/init")(kapi.Update(ctx, "/w/init", "1"))
 
 	want := []struct {
 		action, key, value, prev string
@@ -610,7 +618,7 @@ func TestGoClientWatchIndexCleared(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("flood write: %v", err)
 	}
-	g := mustOK(t, "get /flood", wrap(kapi.Get(ctx, "/flood", nil)))
+	g := must(t, "get /flood")(kapi.Get(ctx, "/flood", nil))
 	cur := g.Index
 	if cur < writes+3 {
 		t.Fatalf("index after %d writes is %d", writes, cur)
@@ -654,8 +662,8 @@ func TestGoClientMembers(t *testing.T) {
 	if m.Name != "test" {
 		t.Errorf("member name %q, want %q", m.Name, "test")
 	}
-	if len(m.ID) != 16 && len(m.ID) == 0 {
-		t.Errorf("member id %q", m.ID)
+	if id, err := strconv.ParseUint(m.ID, 16, 64); err != nil || id == 0 {
+		t.Errorf("member id %q is not a non-zero hex number", m.ID)
 	}
 	if fmt.Sprint(m.ClientURLs) != fmt.Sprint([]string{base}) {
 		t.Errorf("member clientURLs %v, want [%s]", m.ClientURLs, base)
