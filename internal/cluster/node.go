@@ -25,6 +25,9 @@ import (
 	"hecd/internal/store"
 )
 
+// memberIDKey holds this member's id in the raft stable store.
+var memberIDKey = []byte("hecd-member-id")
+
 // Config describes this member and how to run consensus.
 type Config struct {
 	Name       string
@@ -149,7 +152,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.snaps = snaps
 
 	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(strconv.FormatUint(n.self.ID, 16))
 	rc.HeartbeatTimeout = cfg.ElectionTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.ElectionTimeout / 2
@@ -172,6 +174,27 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeStores()
 		return nil, fmt.Errorf("reading raft state: %w", err)
 	}
+	// The member id is fixed when the member is first created and kept in
+	// the data directory: a restart with other peer URLs is the same
+	// member, as in etcd.
+	storedID, err := logs.GetUint64(memberIDKey)
+	if err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("reading the member id: %w", err)
+	}
+	switch {
+	case storedID != 0:
+		n.self.ID = storedID
+	case existing:
+		n.closeStores()
+		return nil, fmt.Errorf("data dir %s holds raft state but no member id", cfg.DataDir)
+	default:
+		if err := logs.SetUint64(memberIDKey, n.self.ID); err != nil {
+			n.closeStores()
+			return nil, fmt.Errorf("recording the member id: %w", err)
+		}
+	}
+	rc.LocalID = raft.ServerID(strconv.FormatUint(n.self.ID, 16))
 	if !existing {
 		boot := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: addr}}}
 		if err := raft.BootstrapCluster(rc, logStore, logs, snaps, trans, boot); err != nil {

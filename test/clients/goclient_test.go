@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -22,19 +23,29 @@ import (
 )
 
 // newKeysAPI starts a fresh in-process member and returns a KeysAPI and
-// MembersAPI talking to it, plus its client URL.
-func newKeysAPI(t *testing.T) (client.KeysAPI, client.MembersAPI, string) {
+// MembersAPI talking to it, plus its client URL and member name.
+//
+// Self-check of the expectations: with HECD_GOCLIENT_REFERENCE=1 the tests
+// run against a real etcd 3.4 (the shared spec's etcd-reference.sh) instead.
+func newKeysAPI(t *testing.T) (client.KeysAPI, client.MembersAPI, string, string) {
 	t.Helper()
-	m := servertest.StartNew(t)
+	var u, name string
+	if os.Getenv("HECD_GOCLIENT_REFERENCE") == "1" {
+		s := startReference(t)
+		u, name = s.URL, s.Name
+	} else {
+		m := servertest.StartNew(t)
+		u, name = m.URL, "test" // servertest.Config names the member "test"
+	}
 	c, err := client.New(client.Config{
-		Endpoints:               []string{m.URL},
+		Endpoints:               []string{u},
 		Transport:               client.DefaultTransport,
 		HeaderTimeoutPerRequest: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}
-	return client.NewKeysAPI(c), client.NewMembersAPI(c), m.URL
+	return client.NewKeysAPI(c), client.NewMembersAPI(c), u, name
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -90,7 +101,7 @@ func checkResp(t *testing.T, what string, r *client.Response, action, key, value
 }
 
 func TestGoClientSetGetCreateUpdate(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	// Set a new key: action set, no prevNode, createdIndex == modifiedIndex == X-Etcd-Index.
@@ -183,7 +194,7 @@ func must(t *testing.T, what string) func(*client.Response, error) *client.Respo
 }
 
 func TestGoClientGetRecursiveSorted(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	for _, kv := range [][2]string{
@@ -236,7 +247,7 @@ func TestGoClientGetRecursiveSorted(t *testing.T) {
 }
 
 func TestGoClientCompareAndSwap(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	r := must(t, "set /cas")(kapi.Set(ctx, "/cas", "one", nil))
@@ -309,7 +320,7 @@ func TestGoClientCompareAndSwap(t *testing.T) {
 }
 
 func TestGoClientDelete(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	s := must(t, "set /d")(kapi.Set(ctx, "/d", "val", nil))
@@ -375,7 +386,7 @@ func TestGoClientDelete(t *testing.T) {
 }
 
 func TestGoClientCreateInOrder(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	var prev uint64
@@ -417,7 +428,7 @@ func TestGoClientCreateInOrder(t *testing.T) {
 }
 
 func TestGoClientTTLAndRefresh(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	s := must(t, "set with ttl")(kapi.Set(ctx, "/ttl", "keep", &client.SetOptions{TTL: 100 * time.Second}))
@@ -496,7 +507,7 @@ func TestGoClientTTLAndRefresh(t *testing.T) {
 }
 
 func TestGoClientWatcher(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	base := must(t, "set /w/init")(kapi.Set(ctx, "/w/init", "0", nil))
@@ -589,7 +600,7 @@ func TestGoClientWatcher(t *testing.T) {
 }
 
 func TestGoClientWatchIndexCleared(t *testing.T) {
-	kapi, _, _ := newKeysAPI(t)
+	kapi, _, _, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	// More than 1000 writes push the early events out of the history window.
@@ -648,7 +659,7 @@ func TestGoClientWatchIndexCleared(t *testing.T) {
 }
 
 func TestGoClientMembers(t *testing.T) {
-	_, mapi, base := newKeysAPI(t)
+	_, mapi, base, name := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	ms, err := mapi.List(ctx)
@@ -659,8 +670,8 @@ func TestGoClientMembers(t *testing.T) {
 		t.Fatalf("members list: %d members (%+v), want 1", len(ms), ms)
 	}
 	m := ms[0]
-	if m.Name != "test" {
-		t.Errorf("member name %q, want %q", m.Name, "test")
+	if m.Name != name {
+		t.Errorf("member name %q, want %q", m.Name, name)
 	}
 	if id, err := strconv.ParseUint(m.ID, 16, 64); err != nil || id == 0 {
 		t.Errorf("member id %q is not a non-zero hex number", m.ID)

@@ -1,0 +1,289 @@
+package clients
+
+// Shared helpers: locating the repository and the shared spec directory,
+// building hecd once, starting hecd and a reference etcd as separate
+// processes on free loopback ports.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}
+
+// repoRoot walks up from the working directory to the directory with go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// sharedDir is $HECD_SHARED or <repo>/../shared.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("HECD_SHARED"); d != "" {
+		return d
+	}
+	return filepath.Join(filepath.Dir(repoRoot(t)), "shared")
+}
+
+// hecdBinary builds hecd/cmd/hecd once per test binary and returns its path.
+func hecdBinary(t testing.TB) string {
+	t.Helper()
+	root := repoRoot(t)
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "hecd-clients-build-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.dir = dir
+		bin := filepath.Join(dir, "hecd")
+		cmd := exec.Command("go", "build", "-o", bin, "hecd/cmd/hecd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build hecd/cmd/hecd: %v\n%s", err, out)
+			return
+		}
+		build.bin = bin
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.bin
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// server is a store running as a separate process.
+type server struct {
+	Kind       string // "hecd" or "etcd"
+	Name       string // member name
+	ClientPort int
+	PeerPort   int
+	URL        string // client URL
+	PeerURL    string
+	ID         string // member id, as /v2/members reports it
+}
+
+// waitHealthy polls url/health until it reports {"health":"true"}.
+func waitHealthy(url string, limit time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(limit)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.New("the process exited")
+		default:
+		}
+		resp, err := hc.Get(url + "/health")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `"health":"true"`) {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s/health did not report healthy within %v", url, limit)
+}
+
+// startHecd runs the built hecd as "hecd store" on free loopback ports,
+// exactly as the brief's command line, and stops it when the test ends.
+func startHecd(t testing.TB) *server {
+	t.Helper()
+	bin := hecdBinary(t)
+	dir := t.TempDir()
+	cp, pp := freePort(t), freePort(t)
+	s := &server{Kind: "hecd", Name: "t", ClientPort: cp, PeerPort: pp,
+		URL: fmt.Sprintf("http://127.0.0.1:%d", cp), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", pp)}
+	logf, err := os.Create(filepath.Join(dir, "hecd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "store", "--name", "t", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", s.URL, "--advertise-client-urls", s.URL,
+		"--listen-peer-urls", s.PeerURL, "--initial-advertise-peer-urls", s.PeerURL,
+		"--initial-cluster", "t="+s.PeerURL)
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("hecd log (last 3000 bytes):\n%s", tail(b, 3000))
+			}
+		}
+	})
+	if err := waitHealthy(s.URL, 20*time.Second, exited); err != nil {
+		b, _ := os.ReadFile(logf.Name())
+		t.Fatalf("hecd: %v\nlog:\n%s", err, tail(b, 3000))
+	}
+	s.ID = memberID(t, s.URL)
+	return s
+}
+
+// startReference starts a real etcd 3.4 with <shared>/spec/etcd-reference.sh.
+func startReference(t testing.TB) *server {
+	t.Helper()
+	script := filepath.Join(sharedDir(t), "spec", "etcd-reference.sh")
+	if _, err := os.Stat(script); err != nil {
+		t.Fatalf("reference etcd script: %v", err)
+	}
+	cp, pp := freePort(t), freePort(t)
+	var stderr bytes.Buffer
+	cmd := exec.Command("bash", script, strconv.Itoa(cp), strconv.Itoa(pp))
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("etcd-reference.sh %d %d: %v\n%s", cp, pp, err, stderr.String())
+	}
+	pid := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "stop", pid).CombinedOutput(); err != nil {
+			t.Logf("etcd-reference.sh stop %s: %v\n%s", pid, err, out)
+		}
+	})
+	s := &server{Kind: "etcd", Name: "ref", ClientPort: cp, PeerPort: pp,
+		URL: fmt.Sprintf("http://127.0.0.1:%d", cp), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", pp)}
+	s.ID = memberID(t, s.URL)
+	return s
+}
+
+// memberID returns the id of the only member.
+func memberID(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/v2/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ms struct {
+		Members []struct {
+			ID string `json:"id"`
+		} `json:"members"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		t.Fatalf("GET %s/v2/members: %v", url, err)
+	}
+	if len(ms.Members) != 1 || ms.Members[0].ID == "" {
+		t.Fatalf("GET %s/v2/members: %+v, want one member", url, ms)
+	}
+	return ms.Members[0].ID
+}
+
+// watchers returns the "watchers" count of /v2/stats/store.
+func watchers(url string) (int, error) {
+	resp, err := http.Get(url + "/v2/stats/store")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Watchers *int `json:"watchers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	if st.Watchers == nil {
+		return 0, errors.New("/v2/stats/store has no watchers field")
+	}
+	return *st.Watchers, nil
+}
+
+// waitWatchers waits until the server has at least n pending watchers.
+func waitWatchers(ctx context.Context, url string, n int) error {
+	for {
+		w, err := watchers(url)
+		if err != nil {
+			return err
+		}
+		if w >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d watcher(s) on %s: %w (have %d)", n, url, ctx.Err(), w)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// cleanEnv is the environment without ETCD_* and ETCDCTL_* variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, "ETCDCTL_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
