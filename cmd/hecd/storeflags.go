@@ -495,6 +495,7 @@ var storeSettings = []setting{
 		b.cfg.MaxRequestBytes = int64(n)
 		return nil
 	}),
+	boolFlag("enable-pprof", sectionEtcd, "Serve Go's runtime profiles under /debug/pprof/ on the client URLs (off by default: they reveal internals).", func(b *builder, v bool) { b.cfg.EnablePprof = v }),
 	boolFlag("unsafe-no-fsync", sectionEtcd, "Ask the server not to fsync its log (unsafe, for tests only; the server may refuse it).", func(b *builder, v bool) { b.cfg.UnsafeNoFsync = v }),
 	boolFlag("enable-v2", sectionEtcd, "Serve the v2 API (default true). hecd always serves v2, so false is an error.", func(b *builder, v bool) { b.enableV2, b.enableV2Origin = v, b.origin }),
 	textFlag("listen-metrics-urls", sectionEtcd, "urls", "Accepted; hecd has no separate metrics listener yet and logs a warning when this is set.", func(b *builder, v string) error {

@@ -36,6 +36,9 @@ type Config struct {
 	// for forms) and every JSON body of the other endpoints.
 	MaxRequestBytes int64
 
+	// EnablePprof serves /debug/pprof/ on the client listeners.
+	EnablePprof bool
+
 	// UnsafeNoFsync turns fsync off; for tests only.
 	UnsafeNoFsync bool
 

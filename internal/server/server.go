@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,8 +90,26 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		Logger:          cfg.Logger,
 	})
+	var clientHandler http.Handler = s.api
+	if cfg.EnablePprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		// Only /debug/pprof/ goes through the mux: ServeMux would clean
+		// other paths itself, and the API answers those its own way.
+		api := s.api
+		clientHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+				mux.ServeHTTP(w, r)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
+	}
 	for i, l := range s.listeners {
-		var h http.Handler = s.api
+		h := clientHandler
 		if i >= clientCount {
 			h = peerHandler()
 		}
