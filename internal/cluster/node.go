@@ -134,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(walDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{n.log}, DisableTime: true})
 	// The WAL does not close the metadata database it opens itself, which
 	// would keep its file lock after Close; so we own it.
 	meta := &metadb.BoltMetaDB{}
@@ -496,3 +496,12 @@ func (s *failStopLogStore) StoreLogs(ls []*raft.Log) error {
 }
 
 var _ io.Closer = (*Node)(nil)
+
+// slogWriter carries hashicorp/raft's log lines into our slog logger, so
+// that they go where the rest of the member's logs go.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -211,9 +211,10 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	before, err := watchers(s.URL)
-	if err != nil {
-		t.Fatalf("watchers: %v", err)
+	// Watchers of earlier steps that were killed may take a moment to go away
+	// on the server; start from none so that the new one can be counted.
+	if err := waitWatchers(ctx, s.URL, 0, false); err != nil {
+		t.Fatalf("%s: %v", st.name, err)
 	}
 	var out, errb syncBuffer
 	cmd := etcdctlCmd(ctx, s, st.args)
@@ -223,7 +224,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	if err := waitWatchers(ctx, s.URL, before+1); err != nil {
+	if err := waitWatchers(ctx, s.URL, 1, true); err != nil {
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%s: %v (stderr %q)", st.name, err, errb.String())
@@ -243,6 +244,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 		<-done
 		return ctlResult{out.String(), errb.String(), st.exit}
 	}
+	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():

@@ -6,8 +6,10 @@ package clients
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -600,7 +602,7 @@ func TestGoClientWatcher(t *testing.T) {
 }
 
 func TestGoClientWatchIndexCleared(t *testing.T) {
-	kapi, _, _, _ := newKeysAPI(t)
+	kapi, _, base, _ := newKeysAPI(t)
 	ctx := ctxT(t)
 
 	// More than 1000 writes push the early events out of the history window.
@@ -645,6 +647,20 @@ func TestGoClientWatchIndexCleared(t *testing.T) {
 		t.Errorf("index cleared error: %+v, want message about outdated events, index %d", ce, cur)
 	}
 
+	// The client cannot ask for waitIndex=1 itself (AfterIndex 0 means "from
+	// now"), so send that request by hand and decode it as the client does.
+	resp, err := http.Get(base + "/v2/keys/flood?wait=true&waitIndex=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw client.Error
+	err = json.NewDecoder(resp.Body).Decode(&raw)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusBadRequest || raw.Code != client.ErrorCodeEventIndexCleared ||
+		raw.Cause != fmt.Sprintf("the requested history has been cleared [%d/1]", oldest) || raw.Index != cur {
+		t.Errorf("GET waitIndex=1: status %d %+v (%v), want 400 with code 401, cause [%d/1], index %d", resp.StatusCode, raw, err, oldest, cur)
+	}
+
 	// One before the oldest retained event: still 401. The oldest one works.
 	_, err = kapi.Watcher("/flood", &client.WatcherOptions{AfterIndex: oldest - 2}).Next(ctx)
 	wantErrCode(t, "watch one before the window", err, client.ErrorCodeEventIndexCleared,
@@ -687,6 +703,26 @@ func TestGoClientMembers(t *testing.T) {
 		t.Errorf("member peerURL %q", m.PeerURLs[0])
 	}
 
+	// Sync (which reads /v2/members) leaves the advertised client URL as the
+	// only endpoint; GetVersion reads /version.
+	c, err := client.New(client.Config{Endpoints: []string{base}, HeaderTimeoutPerRequest: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatalf("client Sync: %v", err)
+	}
+	if eps := c.Endpoints(); fmt.Sprint(eps) != fmt.Sprint([]string{base}) {
+		t.Errorf("endpoints after Sync: %v, want [%s]", eps, base)
+	}
+	v, err := c.GetVersion(ctx)
+	if err != nil {
+		t.Fatalf("GetVersion: %v", err)
+	}
+	if v.Server != "3.4.23" || v.Cluster != "3.4.0" {
+		t.Errorf("GetVersion: %+v, want server 3.4.23 cluster 3.4.0 (etcd 3.4.23's answer)", v)
+	}
+
 	l, err := mapi.Leader(ctx)
 	if err != nil {
 		t.Fatalf("members leader: %v", err)
@@ -694,4 +730,42 @@ func TestGoClientMembers(t *testing.T) {
 	if l.ID != m.ID || l.Name != m.Name || fmt.Sprint(l.ClientURLs) != fmt.Sprint(m.ClientURLs) || fmt.Sprint(l.PeerURLs) != fmt.Sprint(m.PeerURLs) {
 		t.Errorf("leader %+v, want the only member %+v", l, m)
 	}
+}
+
+func TestGoClientOptions(t *testing.T) {
+	kapi, _, _, _ := newKeysAPI(t)
+	ctx := ctxT(t)
+
+	// NoValueOnSuccess: only the action comes back.
+	r, err := kapi.Set(ctx, "/nv", "v", &client.SetOptions{NoValueOnSuccess: true})
+	if err != nil {
+		t.Fatalf("set noValueOnSuccess: %v", err)
+	}
+	if r.Action != "set" || r.Node != nil || r.PrevNode != nil || r.Index == 0 {
+		t.Errorf("set noValueOnSuccess: action %q node %+v prevNode %+v index %d, want action set only", r.Action, r.Node, r.PrevNode, r.Index)
+	}
+	_, err = kapi.Set(ctx, "/nv", "w", &client.SetOptions{NoValueOnSuccess: true, PrevValue: "nope"})
+	wantErrCode(t, "failed cas with noValueOnSuccess", err, client.ErrorCodeTestFailed, "[nope != v]")
+
+	// Quorum read.
+	g := must(t, "quorum get")(kapi.Get(ctx, "/nv", &client.GetOptions{Quorum: true}))
+	checkResp(t, "quorum get", g, "get", "/nv", "v")
+
+	// Directories through SetOptions.Dir.
+	d := must(t, "set dir with ttl")(kapi.Set(ctx, "/d", "", &client.SetOptions{Dir: true, TTL: 100 * time.Second}))
+	if d.Action != "set" || !d.Node.Dir || d.Node.TTL < 99 || d.Node.TTL > 100 {
+		t.Errorf("set dir with ttl: action %q node %+v", d.Action, d.Node)
+	}
+	_, err = kapi.Set(ctx, "/d", "", &client.SetOptions{Dir: true})
+	wantErrCode(t, "set dir again", err, client.ErrorCodeNotFile, "/d")
+	u := must(t, "update dir ttl")(kapi.Set(ctx, "/d", "", &client.SetOptions{Dir: true, PrevExist: client.PrevExist, TTL: 200 * time.Second}))
+	if u.Action != "update" || !u.Node.Dir || u.Node.TTL < 199 || u.PrevNode == nil || !u.PrevNode.Dir {
+		t.Errorf("update dir ttl: action %q node %+v prevNode %+v", u.Action, u.Node, u.PrevNode)
+	}
+	_, err = kapi.Set(ctx, "/d", "x", nil)
+	wantErrCode(t, "set a value on a dir", err, client.ErrorCodeNotFile, "/d")
+	_, err = kapi.Set(ctx, "/nv/child", "x", nil)
+	wantErrCode(t, "set below a file", err, client.ErrorCodeNotDir, "/nv")
+	_, err = kapi.Set(ctx, "/", "x", nil)
+	wantErrCode(t, "set the root", err, client.ErrorCodeRootROnly, "/")
 }

@@ -251,19 +251,20 @@ func watchers(url string) (int, error) {
 	return *st.Watchers, nil
 }
 
-// waitWatchers waits until the server has at least n pending watchers.
-func waitWatchers(ctx context.Context, url string, n int) error {
+// waitWatchers waits until the server's count of pending watchers is at
+// least n (atLeast) or at most n (!atLeast).
+func waitWatchers(ctx context.Context, url string, n int, atLeast bool) error {
 	for {
 		w, err := watchers(url)
 		if err != nil {
 			return err
 		}
-		if w >= n {
+		if (atLeast && w >= n) || (!atLeast && w <= n) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %d watcher(s) on %s: %w (have %d)", n, url, ctx.Err(), w)
+			return fmt.Errorf("waiting for the watcher count on %s to reach %d: %w (have %d)", url, n, ctx.Err(), w)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

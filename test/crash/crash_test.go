@@ -32,7 +32,7 @@ const (
 	setKeysPerW     = 24 // names k00..k23 per writer
 	maxLivePerW     = 48 // above this a writer only deletes
 	minKillDelay    = 50 * time.Millisecond
-	maxKillDelay    = 800 * time.Millisecond
+	defaultMaxDelay = 800 * time.Millisecond
 	historyWindow   = 1000 // events kept for watches (spec W-3)
 	watchSamples    = 20
 	startTimeout    = 30 * time.Second
@@ -56,7 +56,8 @@ func TestKill9AcknowledgedWritesSurvive(t *testing.T) {
 	if d, ok := t.Deadline(); ok && d.Add(-20*time.Second).Before(deadline) {
 		deadline = d.Add(-20 * time.Second)
 	}
-	t.Logf("seed %d (HECD_CRASH_SEED=%d repeats it), up to %d cycles within %v", set.seed, set.seed, set.cycles, time.Until(deadline).Round(time.Second))
+	t.Logf("seed %d (HECD_CRASH_SEED=%d repeats it), up to %d cycles within %v, kill %v-%v after the writers start",
+		set.seed, set.seed, set.cycles, time.Until(deadline).Round(time.Second), minKillDelay, set.maxDelay)
 
 	tmp := t.TempDir()
 	bin := buildHecd(t, tmp)
@@ -96,7 +97,7 @@ func TestKill9AcknowledgedWritesSurvive(t *testing.T) {
 			break
 		}
 		cStart := time.Now()
-		delay := minKillDelay + time.Duration(rng.Int64N(int64(maxKillDelay-minKillDelay)+1))
+		delay := minKillDelay + time.Duration(rng.Int64N(int64(set.maxDelay-minKillDelay)+1))
 		acked := h.runWorkload(p, c, delay)
 
 		rStart := time.Now()
@@ -116,6 +117,9 @@ func TestKill9AcknowledgedWritesSurvive(t *testing.T) {
 		t.Errorf("only %d kill/restart cycles completed within the time budget; at least %d are required", completed, need)
 	}
 	h.logSummary(completed, set, time.Since(testStart), cycleDur, restartDur)
+	if snaps, err := os.ReadDir(filepath.Join(m.dataDir, "snapshots")); err == nil {
+		t.Logf("snapshots in the data directory at the end: %d", len(snaps))
+	}
 	if h.violations > 0 {
 		t.Errorf("%d violation(s) found (see above)", h.violations)
 		m.logTails(2)
@@ -127,10 +131,11 @@ type settings struct {
 	budget        time.Duration
 	seed          uint64
 	snapshotCount string
+	maxDelay      time.Duration
 }
 
 func loadSettings(t *testing.T) settings {
-	s := settings{cycles: defaultCycles, budget: defaultBudget, seed: uint64(time.Now().UnixNano())}
+	s := settings{cycles: defaultCycles, budget: defaultBudget, seed: uint64(time.Now().UnixNano()), maxDelay: defaultMaxDelay}
 	if v := os.Getenv("HECD_CRASH_CYCLES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -144,6 +149,13 @@ func loadSettings(t *testing.T) settings {
 			t.Fatalf("HECD_CRASH_DURATION=%q: want a positive Go duration", v)
 		}
 		s.budget = d
+	}
+	if v := os.Getenv("HECD_CRASH_MAX_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minKillDelay {
+			t.Fatalf("HECD_CRASH_MAX_DELAY=%q: want a Go duration of at least %v", v, minKillDelay)
+		}
+		s.maxDelay = d
 	}
 	if v := os.Getenv("HECD_CRASH_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -254,6 +266,7 @@ func (m *member) spawn() (*proc, error) {
 	}
 	args = append(args, m.extra...)
 	cmd := exec.Command(m.bin, args...)
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -268,6 +281,19 @@ func (m *member) spawn() (*proc, error) {
 	m.cur = p
 	m.logs = append(m.logs, logPath)
 	return p, nil
+}
+
+// childEnv is the test's environment without the variables hecd reads as
+// configuration (ETCD_*, HECD_*, this test's settings included): only the
+// command line configures the member.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ETCD_") && !strings.HasPrefix(kv, "HECD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // mustStart starts hecd and waits until /health says it is healthy. A

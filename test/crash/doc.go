@@ -47,8 +47,18 @@
 //	                               than 10 cycles (or N, if smaller) completed
 //	HECD_CRASH_SEED=N              random seed (default: time based; the seed
 //	                               is logged so a run can be repeated)
-//	HECD_CRASH_SNAPSHOT_COUNT=N    pass --snapshot-count N to hecd, to exercise
-//	                               recovery from snapshots (default: hecd's)
+//	HECD_CRASH_SNAPSHOT_COUNT=N    pass --snapshot-count N to hecd (default:
+//	                               hecd's, 100000)
+//	HECD_CRASH_MAX_DELAY=DURATION  upper bound of the random delay before the
+//	                               kill (default 800ms; at least 50ms)
+//
+// hecd (hashicorp/raft) looks at taking a snapshot only every 10 to 20 s, so
+// with the short default delays no snapshot is ever taken and every restart
+// replays the whole log. To also kill members around snapshots and log
+// compaction, and restart them from a snapshot, let them live longer:
+//
+//	HECD_CRASH_SNAPSHOT_COUNT=1000 HECD_CRASH_MAX_DELAY=25s HECD_CRASH_CYCLES=15 \
+//	HECD_CRASH_DURATION=8m go test ./test/crash/ -v -count=1 -timeout 15m
 //
 // More cycles, for example 500 within 30 minutes (raise go test's own
 // -timeout too):
