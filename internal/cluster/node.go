@@ -42,6 +42,9 @@ type Config struct {
 	ElectionTimeout   time.Duration
 	// SnapshotCount is how many applied entries trigger a snapshot.
 	SnapshotCount uint64
+	// SegmentSize is the size of a raft log segment file (default 64 MiB);
+	// the log is truncated a whole segment at a time.
+	SegmentSize int
 
 	Store  *store.Store
 	Logger *slog.Logger
@@ -138,7 +141,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	// The WAL does not close the metadata database it opens itself, which
 	// would keep its file lock after Close; so we own it.
 	meta := &metadb.BoltMetaDB{}
-	logs, err := wal.Open(walDir, wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta))
+	segmentSize := cfg.SegmentSize
+	if segmentSize <= 0 {
+		segmentSize = 64 << 20
+	}
+	logs, err := wal.Open(walDir, wal.WithLogger(hlog.Named("wal")), wal.WithMetaStore(meta), wal.WithSegmentSize(segmentSize))
 	if err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("opening raft log in %s: %w", walDir, err)
@@ -158,7 +165,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	rc.CommitTimeout = cfg.HeartbeatInterval / 2
 	rc.SnapshotThreshold = cfg.SnapshotCount
 	rc.TrailingLogs = min(cfg.SnapshotCount, 5000)
-	rc.SnapshotInterval = 10 * time.Second
+	// How often raft checks whether SnapshotCount entries have piled up;
+	// the check itself is cheap.
+	rc.SnapshotInterval = 2 * time.Second
 	rc.Logger = hlog
 	// BatchApplyCh stays false: with it, an enqueue timeout would no
 	// longer mean "not proposed".

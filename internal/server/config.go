@@ -25,7 +25,10 @@ type Config struct {
 	InitialClusterState string // "new" or "existing"
 	InitialClusterToken string
 
-	SnapshotCount     uint64        // applied entries between snapshots
+	SnapshotCount uint64 // applied entries between snapshots
+	// LogSegmentSize is the raft log's segment file size (0: 64 MiB). The
+	// log is truncated after a snapshot one whole segment at a time.
+	LogSegmentSize    int
 	HeartbeatInterval time.Duration // raft heartbeat
 	ElectionTimeout   time.Duration // raft election timeout
 

@@ -75,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		ElectionTimeout:   cfg.ElectionTimeout,
 		SnapshotCount:     cfg.SnapshotCount,
+		SegmentSize:       cfg.LogSegmentSize,
 		Store:             s.store,
 		Logger:            cfg.Logger,
 	})

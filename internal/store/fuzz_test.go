@@ -2,6 +2,8 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand"
 	"sort"
 	"strconv"
 	"strings"
@@ -254,21 +256,25 @@ func (m *model) makeParents(key string, index uint64) {
 func (m *model) hasChildren(key string) bool {
 	prefix := key + "/"
 	for k := range m.nodes {
-		if strings.HasPrefix(k, prefix) && !isHiddenName(k[len(prefix):]) {
+		if strings.HasPrefix(k, prefix) {
 			return true
 		}
 	}
 	return false
 }
 
-func (m *model) removeTree(key string) {
+// removeTree removes key and its subtree and returns the removed paths.
+func (m *model) removeTree(key string) []string {
+	removed := []string{key}
 	delete(m.nodes, key)
 	prefix := key + "/"
 	for k := range m.nodes {
 		if strings.HasPrefix(k, prefix) {
 			delete(m.nodes, k)
+			removed = append(removed, k)
 		}
 	}
+	return removed
 }
 
 func modelCompare(n *modelNode, pv string, pi uint64) string {
@@ -293,6 +299,43 @@ type modelResult struct {
 	key     string // event node key
 	prev    bool   // event has a prevNode
 	expired []string
+	// events are the live-notifiable events of the request, for the
+	// watcher model.
+	events []modelEvent
+}
+
+type modelEvent struct {
+	index   uint64
+	key     string
+	dirGone bool     // a directory was deleted or expired
+	removed []string // paths removed with it
+}
+
+// modelDelivers is the live notification rule of spec section 12.2.
+func modelDelivers(wk string, rec bool, e modelEvent) bool {
+	if wk == e.key {
+		return true
+	}
+	if rec {
+		rel := ""
+		switch {
+		case wk == "/":
+			rel = e.key[1:]
+		case strings.HasPrefix(e.key, wk+"/"):
+			rel = e.key[len(wk)+1:]
+		}
+		if rel != "" && !isHiddenPath("/"+rel) {
+			return true
+		}
+	}
+	if e.dirGone {
+		for _, k := range e.removed {
+			if k == wk {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (m *model) count(name string, ok bool) {
@@ -314,6 +357,9 @@ func (m *model) apply(r *Request) (res modelResult) {
 		}
 		if res.code == 0 && res.action != "" {
 			m.index = next
+			if len(res.events) == 0 && !r.Refresh {
+				res.events = []modelEvent{{index: next, key: res.key}}
+			}
 		}
 	}()
 	switch r.Op {
@@ -342,10 +388,12 @@ func (m *model) apply(r *Request) (res modelResult) {
 			if m.nodes[c.key] == nil {
 				continue // went with an expired ancestor
 			}
-			m.removeTree(c.key)
+			dir := m.nodes[c.key].dir
+			removed := m.removeTree(c.key)
 			m.index++
 			m.stats["expireCount"]++
 			res.expired = append(res.expired, c.key)
+			res.events = append(res.events, modelEvent{index: m.index, key: c.key, dirGone: dir, removed: removed})
 		}
 		return res
 	case OpSet:
@@ -453,8 +501,9 @@ func (m *model) apply(r *Request) (res modelResult) {
 				return fail(EcodeDirNotEmpty, r.Key)
 			}
 		}
-		m.removeTree(r.Key)
-		return modelResult{action: ActionDelete, key: r.Key, prev: true}
+		removed := m.removeTree(r.Key)
+		return modelResult{action: ActionDelete, key: r.Key, prev: true,
+			events: []modelEvent{{index: next, key: r.Key, dirGone: n.dir, removed: removed}}}
 	case OpCompareAndDelete:
 		n, code, cause := m.walk(r.Key)
 		if code != 0 {
@@ -473,6 +522,18 @@ func (m *model) apply(r *Request) (res modelResult) {
 		return modelResult{action: ActionCompareAndDelete, key: r.Key, prev: true}
 	}
 	return fail(-1, "unknown op in the model")
+}
+
+// historyEvent returns the event with index idx from the store's history.
+func historyEvent(s *Store, idx uint64) *Event {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := 0; i < s.history.count; i++ {
+		if ev := s.history.at(i); ev.Index == idx {
+			return ev
+		}
+	}
+	return nil
 }
 
 func isHiddenPath(key string) bool {
@@ -597,12 +658,64 @@ func FuzzApply(f *testing.F) {
 	f.Add(fzEncode(fzOp{op: 0, comps: []int{0}, flags: fzDir | fzTTL, ttl: 1}, set(1, 0, 1), fzOp{op: 0, comps: []int{0, 2}, flags: fzTTL, ttl: 2}, fzOp{op: 3, comps: []int{0}, flags: fzTTL, ttl: 1}, fzOp{op: 7, dt: 3}, fzOp{op: 7, dt: 7}))                                                        // TTL directory
 	f.Add(fzEncode(fzOp{op: 2, comps: []int{0}, val: 1}, fzOp{op: 2, comps: []int{0}, flags: fzDir}, fzOp{op: 2}, set(1, 2), set(1, 0, 2), fzOp{op: 2, comps: []int{2}}, fzOp{op: 8}, fzOp{op: 5, comps: []int{2}, flags: fzDir}))                                                                      // in-order, hidden
 	f.Add(fzEncode(set(4, 3), set(6, 5, 6), set(3, 7), set(8, 10, 9), fzOp{op: 0, comps: []int{3}, flags: fzDir}))                                                                                                                                                                                      // odd bytes
+	f.Add(fzEncode(set(1, 0, 2), fzOp{op: 5, comps: []int{0}, flags: fzDir}, fzOp{op: 6, comps: []int{0}, flags: fzPrevIndex, pi: 4}, fzOp{op: 5, comps: []int{0, 2}}, fzOp{op: 5, comps: []int{0}, flags: fzDir}))                                                                                     // hidden children count
 	f.Add([]byte{0, 1, 250, 0x2f, 0x2e, 0x2e, 0x2f, 201, 1, 2, 0, 0})
+	f.Fuzz(fzRun)
+}
 
-	f.Fuzz(func(t *testing.T, data []byte) {
+// TestApplyModelRandom runs the FuzzApply property on pseudo-random inputs,
+// which reach long sequences sooner than the coverage-guided mutator.
+func TestApplyModelRandom(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	rnd := rand.New(rand.NewSource(1))
+	for i := 0; i < n; i++ {
+		data := make([]byte, 8+rnd.Intn(160))
+		for j := range data {
+			// Small bytes pick table entries and short keys more often.
+			if rnd.Intn(4) == 0 {
+				data[j] = byte(rnd.Intn(256))
+			} else {
+				data[j] = byte(rnd.Intn(12))
+			}
+		}
+		t.Run("", func(t *testing.T) { fzRun(t, data) })
+		if t.Failed() {
+			t.Fatalf("input %q", data)
+		}
+	}
+}
+
+func fzRun(t *testing.T, data []byte) {
+	{
 		reqs := fzDecode(data)
 		s := New()
 		m := &model{nodes: map[string]*modelNode{}, stats: map[string]uint64{}}
+		type fzWatch struct {
+			key string
+			rec bool
+			w   *Watcher
+		}
+		var watches []fzWatch
+		for _, k := range []string{"/", "/a", "/a/b", "/a/_h", "/_h", "/☃", "/a/b/a"} {
+			for _, rec := range []bool{false, true} {
+				w, err := s.Watch(k, rec, true, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				watches = append(watches, fzWatch{k, rec, w})
+			}
+		}
+		defer func() {
+			for _, w := range watches {
+				w.w.Remove()
+			}
+			if n := s.Stats().Watchers.Load(); n != 0 {
+				t.Fatalf("watchers = %d after Remove", n)
+			}
+		}()
 		now := t0
 		for i, fr := range reqs {
 			now += fr.dt
@@ -622,6 +735,13 @@ func FuzzApply(f *testing.F) {
 				}
 				if want := before + uint64(len(mr.expired)); r.Op == OpExpire && s.Index() != want {
 					t.Fatalf("step %d %s: index %d -> %d, want %d (expired %q)", i, what, before, s.Index(), want, mr.expired)
+				}
+				// One expire event per removed subtree, in expiry order.
+				for j, k := range mr.expired {
+					hev := historyEvent(s, before+1+uint64(j))
+					if hev == nil || hev.Action != ActionExpire || hev.Node.Key != k || hev.Node.ModifiedIndex != hev.Index {
+						t.Fatalf("step %d: expire #%d should be %q at %d, history has %v", i, j, k, before+1+uint64(j), hev)
+					}
 				}
 			case mr.code != 0:
 				if err == nil {
@@ -649,8 +769,25 @@ func FuzzApply(f *testing.F) {
 				if !json.Valid(ev.JSON()) {
 					t.Fatalf("step %d: invalid event JSON %q", i, ev.JSON())
 				}
+				if historyEvent(s, ev.Index) != ev {
+					t.Fatalf("step %d: the event is not in the history at %d", i, ev.Index)
+				}
 			}
 			checkStore(t, s, m, now, i)
+			for _, w := range watches {
+				var want, got []uint64
+				for _, e := range mr.events {
+					if modelDelivers(w.key, w.rec, e) {
+						want = append(want, e.index)
+					}
+				}
+				for _, ev := range drain(w.w.Events, 1000) {
+					got = append(got, ev.Index)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("step %d %s: watcher %q (recursive %v) got events %v, model %v", i, what, w.key, w.rec, got, want)
+				}
+			}
 		}
 		// Counters.
 		st := s.Stats()
@@ -667,7 +804,7 @@ func FuzzApply(f *testing.F) {
 				t.Fatalf("stat %s = %d, model %d", name, got, m.stats[name])
 			}
 		}
-	})
+	}
 }
 
 // FuzzAppendJSONString: our encoder must match encoding/json (with the
