@@ -69,7 +69,19 @@ var errPostTooLarge = errors.New("http: POST too large")
 func readForm(r *http.Request) (*form, error) {
 	f := &form{}
 	var bodyErr error
-	if (r.Method == http.MethodPut || r.Method == http.MethodPost) && r.Body != nil && isFormContent(r.Header.Get("Content-Type")) {
+	isForm := false
+	if r.Method == http.MethodPut || r.Method == http.MethodPost {
+		// Go's ParseForm, which etcd uses, fails on a malformed
+		// Content-Type and ignores bodies of any other type.
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil {
+				bodyErr = err
+			}
+			isForm = err == nil && mt == "application/x-www-form-urlencoded"
+		}
+	}
+	if isForm && r.Body != nil {
 		data, err := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
 		switch {
 		case err != nil:
@@ -89,14 +101,6 @@ func readForm(r *http.Request) (*form, error) {
 		return nil, queryErr
 	}
 	return f, nil
-}
-
-func isFormContent(ct string) bool {
-	if ct == "" {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 func formError(code int, cause string) *store.Error { return store.NewError(code, cause, 0) }

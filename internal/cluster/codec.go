@@ -66,7 +66,8 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
+		// Only the shortest encoding is valid: one command, one encoding.
 		d.err = errShortCommand
 		return 0
 	}
@@ -79,7 +80,7 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
 		d.err = errShortCommand
 		return 0
 	}
@@ -101,6 +102,14 @@ func (d *decoder) string() string {
 	return s
 }
 
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
 // decodeRequest is the inverse of encodeRequest (without the kind byte).
 func decodeRequest(b []byte) (*store.Request, error) {
 	if len(b) < 2 {
@@ -108,6 +117,9 @@ func decodeRequest(b []byte) (*store.Request, error) {
 	}
 	r := &store.Request{Op: store.Op(b[0])}
 	flags := b[1]
+	if flags&^(flagDir|flagRecursive|flagRefresh) != 0 {
+		return nil, fmt.Errorf("unknown flags %#x in command", flags)
+	}
 	r.Dir, r.Recursive, r.Refresh = flags&flagDir != 0, flags&flagRecursive != 0, flags&flagRefresh != 0
 	d := decoder{b: b[2:]}
 	r.PrevIndex = d.uvarint()

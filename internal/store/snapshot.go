@@ -117,8 +117,10 @@ func (s *Store) Restore(r io.Reader) error {
 		fresh.history.add(&Event{Action: se.Action, Node: se.Node, PrevNode: se.PrevNode, Index: se.Index, Refresh: se.Refresh, internal: se.Internal})
 	}
 
-	s.hub.closeAll()
+	// Under the store lock, so that no watch registers between closing
+	// the old watchers and swapping the state.
 	s.mu.Lock()
+	s.hub.closeAll()
 	s.root, s.index, s.ttl, s.history = fresh.root, fresh.index, fresh.ttl, fresh.history
 	s.stats.restore(hdr.Stats)
 	s.mu.Unlock()

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // buildRichStore returns a store with keys, directories, hidden nodes,
@@ -357,5 +359,55 @@ func TestSnapshotRestoreMutated(t *testing.T) {
 				}
 			}()
 		}
+	}
+}
+
+// TestSnapshotRestoreUnderLoad restores repeatedly while readers and
+// watchers run (raft serialises Apply and Restore; reads and watches are
+// concurrent with both). Meant for -race: no race, no panic, no send on a
+// closed channel, and the watcher count returns to 0.
+func TestSnapshotRestoreUnderLoad(t *testing.T) {
+	snap := saveBytes(t, buildRichStore(t))
+	s := newBootstrapped(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			keys := []string{"/", "/a", "/dir", "/dir/x", "/tdir/child"}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w, err := s.Watch(keys[(g+i)%len(keys)], i%2 == 0, i%3 == 0, 0)
+				if err != nil {
+					t.Errorf("watch: %v", err)
+					return
+				}
+				select {
+				case <-w.Events:
+				case <-time.After(time.Millisecond):
+				}
+				w.Remove()
+				s.Get("/", true, t0)
+			}
+		}(g)
+	}
+	for i := 0; i < 200; i++ {
+		if i%20 == 0 {
+			if err := s.Restore(bytes.NewReader(snap)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Apply(&Request{Op: OpSet, Key: "/a", Value: fmt.Sprint(i), Time: t0})
+		s.Apply(&Request{Op: OpSet, Key: "/dir/x", Value: fmt.Sprint(i), Time: t0})
+	}
+	close(stop)
+	wg.Wait()
+	if got := s.Stats().Watchers.Load(); got != 0 {
+		t.Errorf("watchers = %d after all were removed", got)
 	}
 }

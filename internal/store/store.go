@@ -162,6 +162,11 @@ func (s *Store) Get(key string, recursive bool, now int64) (*Event, uint64, *Err
 func (s *Store) Apply(r *Request) (*Event, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Op <= OpCreateInOrder && !canonicalKey(r.Key) {
+		// The API never sends such a key; a log entry that holds one is
+		// refused the same way on every member rather than crashing them.
+		return nil, NewError(EcodeRaftInternal, "invalid key "+strconv.Quote(r.Key), s.index)
+	}
 	var ev *Event
 	var err *Error
 	switch r.Op {
@@ -227,6 +232,12 @@ func (s *Store) Apply(r *Request) (*Event, *Error) {
 	}
 	s.commit(ev)
 	return ev, nil
+}
+
+// canonicalKey reports whether k is "/" or an absolute path with no empty
+// component and no trailing slash.
+func canonicalKey(k string) bool {
+	return k == "/" || (len(k) > 1 && k[0] == '/' && k[len(k)-1] != '/' && !strings.Contains(k, "//"))
 }
 
 func inOrderName(index uint64) string {

@@ -838,3 +838,31 @@ func dumpStore(t testing.TB, s *Store, now int64) string {
 	b.WriteString(strconv.Itoa(len(s.ttl)))
 	return b.String()
 }
+
+// TestApplyMalformedKey: keys come from the raft log, so a corrupted or
+// foreign entry can carry a key the API would never produce. Apply must not
+// panic on it (a panic in the FSM takes every member down, on every replay
+// of the log); a bad key must fail without changing the store.
+func TestApplyMalformedKey(t *testing.T) {
+	ops := []Op{OpSet, OpCreate, OpUpdate, OpCompareAndSwap, OpDelete, OpCompareAndDelete, OpCreateInOrder}
+	for _, op := range ops {
+		for _, key := range []string{"", "//"} {
+			s := newBootstrapped(t)
+			mustApply(t, s, rSet("/a/b", "x"))
+			before := dumpStore(t, s, t0)
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Errorf("Apply(%s, key %q) panicked: %v", opName(op), key, p)
+					}
+				}()
+				ev, err := s.Apply(&Request{Op: op, Key: key, PrevValue: "x", Time: t0})
+				if err == nil {
+					t.Errorf("Apply(%s, key %q) succeeded: %s", opName(op), key, ev.JSON())
+				} else if dumpStore(t, s, t0) != before {
+					t.Errorf("Apply(%s, key %q) failed but changed the store", opName(op), key)
+				}
+			}()
+		}
+	}
+}

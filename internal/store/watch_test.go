@@ -3,9 +3,11 @@ package store
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -476,6 +478,7 @@ func TestWatchConcurrent(t *testing.T) {
 	keys := []string{"/", "/a", "/a/b", "/a/b/c", "/a/_h", "/x", "/a/bb"}
 	const writes = 3000
 	var wg sync.WaitGroup
+	var cycles, delivered atomic.Int64
 	stop := make(chan struct{})
 	errs := make(chan string, 100)
 	report := func(format string, args ...any) {
@@ -524,6 +527,7 @@ func TestWatchConcurrent(t *testing.T) {
 							report("watch %s from %d got %d", key, wait, ev.Index)
 						}
 						last = ev.Index
+						delivered.Add(1)
 						k := ev.Node.Key
 						ok = k == key || (rec && (key == "/" || strings.HasPrefix(k, key+"/"))) ||
 							(ev.Node.Dir && (ev.Action == ActionDelete || ev.Action == ActionExpire) && strings.HasPrefix(key, k))
@@ -539,6 +543,7 @@ func TestWatchConcurrent(t *testing.T) {
 					}
 				}
 				w.Remove()
+				cycles.Add(1)
 			}
 		}(int64(g))
 	}
@@ -558,7 +563,11 @@ func TestWatchConcurrent(t *testing.T) {
 		}
 	}()
 	rnd := rand.New(rand.NewSource(99))
-	for i := 0; i < writes; i++ {
+	limit := time.Now().Add(3 * time.Second)
+	for i := 0; i < writes || (cycles.Load() < 2000 && time.Now().Before(limit)); i++ {
+		if i%16 == 0 {
+			runtime.Gosched()
+		}
 		key := keys[1+rnd.Intn(len(keys)-1)]
 		var r *Request
 		switch rnd.Intn(6) {
@@ -585,4 +594,8 @@ func TestWatchConcurrent(t *testing.T) {
 	if got := s.Stats().Watchers.Load(); got != 0 {
 		t.Errorf("watchers = %d after every watcher was removed", got)
 	}
+	if delivered.Load() == 0 {
+		t.Errorf("no watcher received anything (%d watch cycles)", cycles.Load())
+	}
+	t.Logf("%d watch cycles, %d events delivered, index %d", cycles.Load(), delivered.Load(), s.Index())
 }
