@@ -21,6 +21,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 type config struct {
@@ -136,16 +138,17 @@ func run() int {
 // servers.
 func prepare(ctx context.Context, cfg *config, tmp string, servers *fleet) (*bench, error) {
 	if cfg.hecd == "" || cfg.etcdScript == "" {
-		root, err := findRepoRoot()
-		if err != nil {
-			return nil, err
-		}
 		if cfg.etcdScript == "" {
-			cfg.etcdScript = filepath.Join(root, "..", "shared", "spec", "etcd-reference.sh")
+			shared, err := hecdproc.SharedDir()
+			if err != nil {
+				return nil, err
+			}
+			cfg.etcdScript = filepath.Join(shared, "spec", "etcd-reference.sh")
 		}
 		if cfg.hecd == "" {
 			progress("building hecd/cmd/hecd")
-			if cfg.hecd, err = buildHecd(ctx, root, tmp); err != nil {
+			var err error
+			if cfg.hecd, err = hecdproc.Build(ctx, tmp); err != nil {
 				return nil, err
 			}
 		}

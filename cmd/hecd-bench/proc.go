@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 // server is one running store under test: a hecd started by exec.Cmd, or a
@@ -117,7 +116,7 @@ func (l *launcher) start(ctx context.Context, name string) (*server, error) {
 // startHecd runs "hecd store" with etcd's flags on fresh loopback ports and a
 // fresh data directory, and waits until /health reports true.
 func (l *launcher) startHecd(ctx context.Context) (*server, error) {
-	ports, err := freePorts(2)
+	ports, err := hecdproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -133,15 +132,7 @@ func (l *launcher) startHecd(ctx context.Context) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(l.hecdBin, "store",
-		"--name", "bench",
-		"--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", clientURL,
-		"--advertise-client-urls", clientURL,
-		"--listen-peer-urls", peerURL,
-		"--initial-advertise-peer-urls", peerURL,
-		"--initial-cluster", "bench="+peerURL,
-	)
+	cmd := exec.Command(l.hecdBin, hecdproc.StoreArgs("bench", filepath.Join(dir, "data"), clientURL, peerURL)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Own process group: Ctrl-C in the terminal reaches only the bench, which
 	// then stops the server itself. Pdeathsig kills hecd if the bench dies hard.
@@ -169,7 +160,7 @@ func (l *launcher) startHecd(ctx context.Context) (*server, error) {
 		return os.RemoveAll(dir)
 	}
 	l.fleet.add(s)
-	if err := waitHealthy(ctx, clientURL, exited, 60*time.Second); err != nil {
+	if err := hecdproc.WaitHealthy(ctx, clientURL, exited, 60*time.Second); err != nil {
 		err = fmt.Errorf("%w\n%s", err, tail(logPath, 15))
 		s.stop()
 		return nil, err
@@ -180,7 +171,7 @@ func (l *launcher) startHecd(ctx context.Context) (*server, error) {
 // startEtcd runs the reference script, which starts a real etcd, waits for
 // its health and prints its PID.
 func (l *launcher) startEtcd(ctx context.Context) (*server, error) {
-	ports, err := freePorts(2)
+	ports, err := hecdproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -228,46 +219,6 @@ func (l *launcher) startEtcd(ctx context.Context) (*server, error) {
 	}
 	l.fleet.add(s)
 	return s, nil
-}
-
-// waitHealthy polls GET /health until it answers {"health":"true"}, the
-// process exits or the timeout passes.
-func waitHealthy(ctx context.Context, baseURL string, exited <-chan struct{}, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/health", nil)
-		if resp, err := client.Do(req); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"health":"true"`)) {
-				client.CloseIdleConnections()
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return errors.New("server exited during start-up")
-		case <-ctx.Done():
-			return fmt.Errorf("server not healthy: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // tail returns the last n lines of a file, for error messages.
@@ -325,38 +276,4 @@ func rssBytes(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// findRepoRoot walks up from the working directory to the go.mod of module hecd.
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			for line := range strings.Lines(string(b)) {
-				if strings.TrimSpace(line) == "module hecd" {
-					return dir, nil
-				}
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module hecd in the working directory or above")
-		}
-		dir = parent
-	}
-}
-
-// buildHecd builds hecd/cmd/hecd into dir and returns the binary's path.
-func buildHecd(ctx context.Context, root, dir string) (string, error) {
-	bin := filepath.Join(dir, "hecd")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "hecd/cmd/hecd")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build hecd/cmd/hecd: %w", err)
-	}
-	return bin, nil
 }

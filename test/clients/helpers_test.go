@@ -10,96 +10,42 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var build struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
+	"hecd/test/hecdproc"
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
+	hecdproc.Cleanup()
 	os.Exit(code)
-}
-
-// repoRoot walks up from the working directory to the directory with go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // sharedDir is $HECD_SHARED or <repo>/../shared.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("HECD_SHARED"); d != "" {
-		return d
-	}
-	return filepath.Join(filepath.Dir(repoRoot(t)), "shared")
-}
-
-// hecdBinary builds hecd/cmd/hecd once per test binary and returns its path.
-func hecdBinary(t testing.TB) string {
-	t.Helper()
-	root := repoRoot(t)
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "hecd-clients-build-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		bin := filepath.Join(dir, "hecd")
-		cmd := exec.Command("go", "build", "-o", bin, "hecd/cmd/hecd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build hecd/cmd/hecd: %v\n%s", err, out)
-			return
-		}
-		build.bin = bin
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.bin
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	d, err := hecdproc.SharedDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return d
+}
+
+// freePorts returns two loopback ports, for a client and a peer URL.
+func freePorts(t testing.TB) (int, int) {
+	t.Helper()
+	ps, err := hecdproc.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps[0], ps[1]
 }
 
 // server is a store running as a separate process.
@@ -113,46 +59,23 @@ type server struct {
 	ID         string // member id, as /v2/members reports it
 }
 
-// waitHealthy polls url/health until it reports {"health":"true"}.
-func waitHealthy(url string, limit time.Duration, exited <-chan struct{}) error {
-	deadline := time.Now().Add(limit)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("the process exited")
-		default:
-		}
-		resp, err := hc.Get(url + "/health")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"health":"true"`) {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s/health did not report healthy within %v", url, limit)
-}
-
 // startHecd runs the built hecd as "hecd store" on free loopback ports,
 // exactly as the brief's command line, and stops it when the test ends.
 func startHecd(t testing.TB) *server {
 	t.Helper()
-	bin := hecdBinary(t)
+	bin, err := hecdproc.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	cp, pp := freePort(t), freePort(t)
+	cp, pp := freePorts(t)
 	s := &server{Kind: "hecd", Name: "t", ClientPort: cp, PeerPort: pp,
 		URL: fmt.Sprintf("http://127.0.0.1:%d", cp), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", pp)}
 	logf, err := os.Create(filepath.Join(dir, "hecd.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "store", "--name", "t", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", s.URL, "--advertise-client-urls", s.URL,
-		"--listen-peer-urls", s.PeerURL, "--initial-advertise-peer-urls", s.PeerURL,
-		"--initial-cluster", "t="+s.PeerURL)
+	cmd := exec.Command(bin, hecdproc.StoreArgs("t", filepath.Join(dir, "data"), s.URL, s.PeerURL)...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -175,7 +98,7 @@ func startHecd(t testing.TB) *server {
 			}
 		}
 	})
-	if err := waitHealthy(s.URL, 20*time.Second, exited); err != nil {
+	if err := hecdproc.WaitHealthy(context.Background(), s.URL, exited, 20*time.Second); err != nil {
 		b, _ := os.ReadFile(logf.Name())
 		t.Fatalf("hecd: %v\nlog:\n%s", err, tail(b, 3000))
 	}
@@ -190,7 +113,7 @@ func startReference(t testing.TB) *server {
 	if _, err := os.Stat(script); err != nil {
 		t.Fatalf("reference etcd script: %v", err)
 	}
-	cp, pp := freePort(t), freePort(t)
+	cp, pp := freePorts(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command("bash", script, strconv.Itoa(cp), strconv.Itoa(pp))
 	cmd.Stderr = &stderr

@@ -38,6 +38,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 // areas replayed by TestGoldenCompat, one subtest each (select some with
@@ -99,63 +101,15 @@ type config struct {
 	variants   map[string][]string
 }
 
-var build struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
+	hecdproc.Cleanup()
 	os.Exit(code)
-}
-
-// buildHecd builds hecd/cmd/hecd once per test binary.
-func buildHecd(root string) (string, error) {
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "hecd-compat-build-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		bin := filepath.Join(dir, "hecd")
-		cmd := exec.Command("go", "build", "-o", bin, "hecd/cmd/hecd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build -o %s hecd/cmd/hecd: %v\n%s", bin, err, out)
-			return
-		}
-		build.bin = bin
-	})
-	return build.bin, build.err
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func setup(t *testing.T) *config {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := hecdproc.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +121,8 @@ func setup(t *testing.T) *config {
 		}
 		areaTimeout = d
 	}
-	cfg.shared = os.Getenv("HECD_SHARED")
-	if cfg.shared == "" {
-		cfg.shared = filepath.Join(root, "..", "shared")
+	if cfg.shared, err = hecdproc.SharedDir(); err != nil {
+		t.Fatal(err)
 	}
 	if cfg.shared, err = filepath.Abs(cfg.shared); err != nil {
 		t.Fatal(err)
@@ -198,7 +151,7 @@ func setup(t *testing.T) *config {
 	} else {
 		cfg.hecdScript = filepath.Join(root, "test", "compat", "hecd-server.sh")
 		start := time.Now()
-		if cfg.hecdBin, err = buildHecd(root); err != nil {
+		if cfg.hecdBin, err = hecdproc.Binary(); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("built hecd in %v", time.Since(start).Round(time.Millisecond))

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"hecd/test/hecdproc"
 )
 
 // Unit tests of the harness's own helpers (fast; run in -short mode too).
@@ -91,13 +93,9 @@ func TestTimingVariantsFile(t *testing.T) {
 	if len(vs) == 0 {
 		t.Fatal("no cases in " + variantsFile)
 	}
-	root, err := repoRoot()
+	shared, err := hecdproc.SharedDir()
 	if err != nil {
 		t.Fatal(err)
-	}
-	shared := os.Getenv("HECD_SHARED")
-	if shared == "" {
-		shared = filepath.Join(root, "..", "shared")
 	}
 	for _, v := range vs {
 		area := v.id[:strings.LastIndex(v.id, "-")]

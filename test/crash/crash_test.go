@@ -1,7 +1,7 @@
 package crash
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 // Test parameters; see doc.go for the environment variables.
@@ -60,8 +62,13 @@ func TestKill9AcknowledgedWritesSurvive(t *testing.T) {
 		set.seed, set.seed, set.cycles, time.Until(deadline).Round(time.Second), minKillDelay, set.maxDelay)
 
 	tmp := t.TempDir()
-	bin := buildHecd(t, tmp)
-	peerPort, err := freePort()
+	buildStart := time.Now()
+	bin, err := hecdproc.Build(context.Background(), tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built hecd in %v", time.Since(buildStart).Round(time.Millisecond))
+	peerPort, err := hecdproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +77,7 @@ func TestKill9AcknowledgedWritesSurvive(t *testing.T) {
 		bin:     bin,
 		logDir:  tmp,
 		dataDir: filepath.Join(tmp, "data"),
-		peerURL: "http://127.0.0.1:" + peerPort,
+		peerURL: "http://127.0.0.1:" + strconv.Itoa(peerPort),
 	}
 	if set.snapshotCount != "" {
 		m.extra = append(m.extra, "--snapshot-count", set.snapshotCount)
@@ -184,32 +191,6 @@ func maxDur(ds []time.Duration) time.Duration {
 // ---------------------------------------------------------------------------
 // The hecd process
 
-func buildHecd(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go tool not found: %v", err)
-	}
-	bin := filepath.Join(dir, "hecd")
-	start := time.Now()
-	cmd := exec.Command(goBin, "build", "-o", bin, "hecd/cmd/hecd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build hecd/cmd/hecd: %v\n%s", err, out)
-	}
-	t.Logf("built hecd in %v", time.Since(start).Round(time.Millisecond))
-	return bin
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
-}
-
 // member runs the hecd binary, one process at a time, always on the same
 // data directory and peer URL (the member id derives from it); the client
 // port is new for every start.
@@ -244,7 +225,7 @@ func (p *proc) hasExited() bool {
 }
 
 func (m *member) spawn() (*proc, error) {
-	port, err := freePort()
+	port, err := hecdproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -254,17 +235,8 @@ func (m *member) spawn() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cu := "http://127.0.0.1:" + port
-	args := []string{"store",
-		"--name", "crash",
-		"--data-dir", m.dataDir,
-		"--listen-client-urls", cu,
-		"--advertise-client-urls", cu,
-		"--listen-peer-urls", m.peerURL,
-		"--initial-advertise-peer-urls", m.peerURL,
-		"--initial-cluster", "crash=" + m.peerURL,
-	}
-	args = append(args, m.extra...)
+	cu := "http://127.0.0.1:" + strconv.Itoa(port)
+	args := append(hecdproc.StoreArgs("crash", m.dataDir, cu, m.peerURL), m.extra...)
 	cmd := exec.Command(m.bin, args...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = lf, lf
@@ -307,7 +279,7 @@ func (m *member) mustStart() *proc {
 		if err != nil {
 			t.Fatalf("starting hecd: %v", err)
 		}
-		err = waitHealthy(p, startTimeout)
+		err = hecdproc.WaitHealthy(context.Background(), p.url, p.exited, startTimeout)
 		if err == nil {
 			return p
 		}
@@ -322,34 +294,6 @@ func (m *member) mustStart() *proc {
 		t.Fatalf("hecd start #%d (data dir reused: %v) failed after %v: %v\n--- hecd log (%s, last lines) ---\n%s",
 			m.starts, m.starts > 1, time.Since(start).Round(time.Millisecond), err, filepath.Base(p.logPath), log)
 	}
-}
-
-func waitHealthy(p *proc, timeout time.Duration) error {
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	defer hc.CloseIdleConnections()
-	end := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(end) {
-		if p.hasExited() {
-			return fmt.Errorf("hecd exited before it was healthy (%v)", p.err)
-		}
-		resp, err := hc.Get(p.url + "/health")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var hv struct {
-				Health string `json:"health"`
-			}
-			if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &hv) == nil && hv.Health == "true" {
-				return nil
-			}
-			last = fmt.Sprintf("HTTP %d %s", resp.StatusCode, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Errorf("not healthy within %v (last answer: %s)", timeout, last)
 }
 
 // kill sends SIGKILL to the current process and waits for it to be gone.

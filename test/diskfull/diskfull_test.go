@@ -7,10 +7,9 @@
 package diskfull
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 const childEnv = "HECD_DISKFULL_CHILD"
@@ -33,10 +34,9 @@ func TestDiskFull(t *testing.T) {
 		runScenario(t)
 		return
 	}
-	bin := filepath.Join(t.TempDir(), "hecd")
-	build := exec.Command("go", "build", "-o", bin, "hecd/cmd/hecd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := hecdproc.Build(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -55,49 +55,34 @@ func TestDiskFull(t *testing.T) {
 }
 
 type member struct {
-	cmd  *exec.Cmd
-	url  string
-	args []string
-	log  *os.File
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	cmd    *exec.Cmd
+	exited chan struct{}
+	url    string
+	log    *os.File
 }
 
 func start(t *testing.T, bin, dataDir string, logPath string) *member {
-	cp, pp := freePort(t), freePort(t)
-	cu := fmt.Sprintf("http://127.0.0.1:%d", cp)
-	pu := fmt.Sprintf("http://127.0.0.1:%d", pp)
+	ports, err := hecdproc.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	pu := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &member{url: cu, log: lf}
-	m.cmd = exec.Command(bin, "store", "--name", "full", "--data-dir", dataDir,
-		"--listen-client-urls", cu, "--advertise-client-urls", cu,
-		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster", "full="+pu)
+	m.cmd = exec.Command(bin, hecdproc.StoreArgs("full", dataDir, cu, pu)...)
 	m.cmd.Stdout, m.cmd.Stderr = lf, lf
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.cmd.Process.Kill(); m.cmd.Wait(); lf.Close() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(cu + "/health")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) == `{"health":"true"}` {
-				return m
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	m.exited = make(chan struct{})
+	go func() { m.cmd.Wait(); close(m.exited) }()
+	t.Cleanup(func() { m.cmd.Process.Kill(); <-m.exited; lf.Close() })
+	if err := hecdproc.WaitHealthy(context.Background(), cu, m.exited, 20*time.Second); err == nil {
+		return m
 	}
 	logText, _ := os.ReadFile(logPath)
 	if len(logText) > 4000 {
@@ -109,7 +94,7 @@ func start(t *testing.T, bin, dataDir string, logPath string) *member {
 
 func (m *member) stop() {
 	m.cmd.Process.Signal(syscall.SIGTERM)
-	m.cmd.Wait()
+	<-m.exited
 }
 
 type answer struct {

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 // Environment of the re-executed test binary inside the namespace.
@@ -85,8 +87,8 @@ func TestSeed004(t *testing.T) {
 			t.Fatalf("reference etcd: %v", err)
 		}
 		bin, _ = filepath.EvalSymlinks(bin)
-	} else {
-		bin = buildHecd(t)
+	} else if bin, err = hecdproc.Binary(); err != nil {
+		t.Fatal(err)
 	}
 	netns, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
@@ -415,7 +417,7 @@ func inner004(t *testing.T) {
 			t.Logf("server log:\n%s", tail(logBuf.String(), 4000))
 		}
 	})
-	if err := waitHealthy(base, 30*time.Second, exited); err != nil {
+	if err := hecdproc.WaitHealthy(context.Background(), base, exited, 30*time.Second); err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, tail(logBuf.String(), 4000))
 	}
 
@@ -667,93 +669,20 @@ func inner004(t *testing.T) {
 
 // ------------------------------------------------------------------ helpers
 
-var build struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
+	hecdproc.Cleanup()
 	os.Exit(code)
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // sharedDir is $HECD_SHARED or <repo>/../shared.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("HECD_SHARED"); d != "" {
-		return d
+	d, err := hecdproc.SharedDir()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(filepath.Dir(repoRoot(t)), "shared")
-}
-
-// buildHecd builds hecd/cmd/hecd once per test binary.
-func buildHecd(t testing.TB) string {
-	t.Helper()
-	root := repoRoot(t)
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "hecd-seed-build-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		bin := filepath.Join(dir, "hecd")
-		cmd := exec.Command("go", "build", "-o", bin, "hecd/cmd/hecd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build hecd/cmd/hecd: %v\n%s", err, out)
-			return
-		}
-		build.bin = bin
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.bin
-}
-
-func waitHealthy(url string, limit time.Duration, exited <-chan struct{}) error {
-	deadline := time.Now().Add(limit)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("the server exited during start-up")
-		default:
-		}
-		if resp, err := hc.Get(url + "/health"); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"health":"true"`) {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s/health did not report healthy within %v", url, limit)
+	return d
 }
 
 // waitWatchers waits until /v2/stats/store counts at least n watchers.

@@ -1,0 +1,151 @@
+// Package hecdproc runs hecd as a separate process for the out-of-process
+// tests and the benchmark: it finds the repository and the shared
+// directory beside it, builds the binary once, picks free loopback ports
+// and waits for a server's /health.
+package hecdproc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// RepoRoot walks up from the working directory to the go.mod of module
+// hecd.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module hecd\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of module hecd in the working directory or above")
+		}
+		dir = parent
+	}
+}
+
+// SharedDir is $HECD_SHARED, or the directory "shared" beside the
+// repository.
+func SharedDir() (string, error) {
+	if d := os.Getenv("HECD_SHARED"); d != "" {
+		return d, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(root), "shared"), nil
+}
+
+// Build builds hecd/cmd/hecd into dir and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "hecd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "hecd/cmd/hecd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build hecd/cmd/hecd: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// Binary builds hecd once per process into a temporary directory that
+// Cleanup removes (call it from TestMain after m.Run).
+func Binary() (string, error) {
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "hecd-build-")
+		if built.err == nil {
+			built.bin, built.err = Build(context.Background(), built.dir)
+		}
+	})
+	return built.bin, built.err
+}
+
+// Cleanup removes what Binary built.
+func Cleanup() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
+	ports, err := FreePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
+
+// FreePorts returns n distinct loopback ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// WaitHealthy polls baseURL/health until it answers {"health":"true"},
+// the process exits (exited is closed; nil means never) or timeout passes.
+func WaitHealthy(ctx context.Context, baseURL string, exited <-chan struct{}, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/health", nil)
+		if resp, err := client.Do(req); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"health":"true"`)) {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("the server exited during start-up")
+		case <-ctx.Done():
+			return fmt.Errorf("%s/health did not report healthy within %v", baseURL, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// StoreArgs are the arguments that start a single-member store called
+// name on the given client and peer URLs, with its data in dataDir.
+func StoreArgs(name, dataDir, clientURL, peerURL string) []string {
+	return []string{"store", "--name", name, "--data-dir", dataDir,
+		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", name + "=" + peerURL}
+}
