@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hecd/test/hecdproc"
 )
 
 // ctlStep is one etcdctl invocation.
@@ -171,7 +173,7 @@ func (b *syncBuffer) String() string {
 
 func etcdctlCmd(ctx context.Context, s *server, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "etcdctl", append([]string{"--endpoints", s.URL}, args...)...)
-	cmd.Env = append(cleanEnv(), "ETCDCTL_API=2")
+	cmd.Env = append(hecdproc.Env(), "ETCDCTL_API=2")
 	return cmd
 }
 
@@ -213,7 +215,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	defer cancel()
 	// Watchers of earlier steps that were killed may take a moment to go away
 	// on the server; start from none so that the new one can be counted.
-	if err := waitWatchers(ctx, s.URL, 0, false); err != nil {
+	if err := hecdproc.WaitWatchers(ctx, s.URL, func(n int) bool { return n == 0 }); err != nil {
 		t.Fatalf("%s: %v", st.name, err)
 	}
 	var out, errb syncBuffer
@@ -224,7 +226,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	if err := waitWatchers(ctx, s.URL, 1, true); err != nil {
+	if err := hecdproc.WaitWatchers(ctx, s.URL, func(n int) bool { return n >= 1 }); err != nil {
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%s: %v (stderr %q)", st.name, err, errb.String())

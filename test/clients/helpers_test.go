@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -76,7 +75,7 @@ func startHecd(t testing.TB) *server {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, hecdproc.StoreArgs("t", filepath.Join(dir, "data"), s.URL, s.PeerURL)...)
-	cmd.Env = cleanEnv()
+	cmd.Env = hecdproc.Env()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -153,56 +152,6 @@ func memberID(t testing.TB, url string) string {
 		t.Fatalf("GET %s/v2/members: %+v, want one member", url, ms)
 	}
 	return ms.Members[0].ID
-}
-
-// watchers returns the "watchers" count of /v2/stats/store.
-func watchers(url string) (int, error) {
-	resp, err := http.Get(url + "/v2/stats/store")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Watchers *int `json:"watchers"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return 0, err
-	}
-	if st.Watchers == nil {
-		return 0, errors.New("/v2/stats/store has no watchers field")
-	}
-	return *st.Watchers, nil
-}
-
-// waitWatchers waits until the server's count of pending watchers is at
-// least n (atLeast) or at most n (!atLeast).
-func waitWatchers(ctx context.Context, url string, n int, atLeast bool) error {
-	for {
-		w, err := watchers(url)
-		if err != nil {
-			return err
-		}
-		if (atLeast && w >= n) || (!atLeast && w <= n) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the watcher count on %s to reach %d: %w (have %d)", url, n, ctx.Err(), w)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// cleanEnv is the environment without ETCD_* and ETCDCTL_* variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, "ETCDCTL_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 func tail(b []byte, n int) string {

@@ -238,7 +238,7 @@ func (m *member) spawn() (*proc, error) {
 	cu := "http://127.0.0.1:" + strconv.Itoa(port)
 	args := append(hecdproc.StoreArgs("crash", m.dataDir, cu, m.peerURL), m.extra...)
 	cmd := exec.Command(m.bin, args...)
-	cmd.Env = childEnv()
+	cmd.Env = hecdproc.Env()
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -253,19 +253,6 @@ func (m *member) spawn() (*proc, error) {
 	m.cur = p
 	m.logs = append(m.logs, logPath)
 	return p, nil
-}
-
-// childEnv is the test's environment without the variables hecd reads as
-// configuration (ETCD_*, HECD_*, this test's settings included): only the
-// command line configures the member.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCD_") && !strings.HasPrefix(kv, "HECD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // mustStart starts hecd and waits until /health says it is healthy. A

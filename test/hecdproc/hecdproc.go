@@ -7,6 +7,7 @@ package hecdproc
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -148,4 +150,57 @@ func StoreArgs(name, dataDir, clientURL, peerURL string) []string {
 		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
 		"--initial-cluster", name + "=" + peerURL}
+}
+
+// Env is this process's environment without the variables that configure
+// etcd, etcdctl or hecd (ETCD_*, ETCDCTL_*, HECD_*): a child started with
+// it is configured by its command line alone.
+func Env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, "ETCDCTL_") || strings.HasPrefix(kv, "HECD_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// Watchers returns the "watchers" count of baseURL/v2/stats/store.
+func Watchers(ctx context.Context, baseURL string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v2/stats/store", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Watchers *int `json:"watchers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	if st.Watchers == nil {
+		return 0, errors.New("/v2/stats/store has no watchers field")
+	}
+	return *st.Watchers, nil
+}
+
+// WaitWatchers waits until the server's count of waiting watchers
+// satisfies ok, or ctx ends.
+func WaitWatchers(ctx context.Context, baseURL string, ok func(n int) bool) error {
+	for {
+		n, err := Watchers(ctx, baseURL)
+		if err != nil {
+			return err
+		}
+		if ok(n) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the watcher count on %s (now %d): %w", baseURL, n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

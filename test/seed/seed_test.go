@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,7 +100,7 @@ func TestSeed004(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "unshare", "-n", "--", os.Args[0],
 		"-test.run=^TestSeed004$", "-test.v=true", "-test.count=1", "-test.timeout=75s")
 	cmd.Dir = work
-	cmd.Env = append(cleanEnv(), envInner+"=1", envBin+"="+bin, envScript+"="+script, envOuterNetNS+"="+netns)
+	cmd.Env = append(hecdproc.Env(), envInner+"=1", envBin+"="+bin, envScript+"="+script, envOuterNetNS+"="+netns)
 	if os.Getenv(envReference) == "1" {
 		cmd.Env = append(cmd.Env, envReference+"=1")
 	}
@@ -309,7 +308,7 @@ func wantError(t *testing.T, what string, a answer, code int, message, cause str
 // shell runs one command line with bash in the working directory.
 func shell(ctx context.Context, line string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "bash", "-c", line)
-	cmd.Env = append(cleanEnv(), "ETCDCTL_API=2")
+	cmd.Env = append(hecdproc.Env(), "ETCDCTL_API=2")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
@@ -397,7 +396,7 @@ func inner004(t *testing.T) {
 	var logBuf syncBuffer
 	srv := exec.Command(args[0], args[1:]...)
 	srv.Dir = work
-	srv.Env = cleanEnv()
+	srv.Env = hecdproc.Env()
 	srv.Stdout, srv.Stderr = &logBuf, &logBuf
 	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := srv.Start(); err != nil {
@@ -591,7 +590,7 @@ func inner004(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		if err := waitWatchers(ctx, base, 1); err != nil {
+		if err := hecdproc.WaitWatchers(ctx, base, func(n int) bool { return n >= 1 }); err != nil {
 			cancel()
 			<-done
 			t.Fatalf("%s: %v", st.cmd, err)
@@ -683,44 +682,6 @@ func sharedDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// waitWatchers waits until /v2/stats/store counts at least n watchers.
-func waitWatchers(ctx context.Context, url string, n int) error {
-	for {
-		resp, err := http.Get(url + "/v2/stats/store")
-		if err != nil {
-			return err
-		}
-		var st struct {
-			Watchers *int `json:"watchers"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if err != nil || st.Watchers == nil {
-			return fmt.Errorf("/v2/stats/store: no watchers count (%v)", err)
-		}
-		if *st.Watchers >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for a watcher: %w", ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// cleanEnv is the environment without ETCD_* and ETCDCTL_* variables.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, "ETCDCTL_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 type syncBuffer struct {
