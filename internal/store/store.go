@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Store is the v2 key space. It is safe for concurrent use: Apply calls are
@@ -196,31 +197,22 @@ func (s *Store) Apply(r *Request) (*Event, *Error) {
 		s.expire(r.Time)
 		return nil, nil
 	case OpMemberBootstrap:
-		// A fresh etcd member records itself, its attributes and the
-		// cluster version: three internal writes, so user writes start at 4.
-		s.stats.CreateSuccess.Add(1)
-		s.stats.SetsSuccess.Add(2)
-		for i := 0; i < 3; i++ {
-			s.internalEvent()
-		}
+		// A fresh etcd member records itself (a create), its attributes
+		// and the cluster version (two sets): user writes start at 4.
+		s.internalRecords(&s.stats.CreateSuccess, &s.stats.SetsSuccess, &s.stats.SetsSuccess)
 		return nil, nil
 	case OpMemberStart:
-		// A restarted etcd member republishes its attributes: one set,
-		// one index.
-		s.stats.SetsSuccess.Add(1)
-		s.internalEvent()
+		// A restarted etcd member republishes its attributes.
+		s.internalRecords(&s.stats.SetsSuccess)
 		return nil, nil
 	case OpMemberUpdate:
-		s.stats.UpdateSuccess.Add(1)
-		s.internalEvent()
+		s.internalRecords(&s.stats.UpdateSuccess)
 		return nil, nil
 	case OpMemberAdd:
-		s.stats.CreateSuccess.Add(1)
-		s.internalEvent()
+		s.internalRecords(&s.stats.CreateSuccess)
 		return nil, nil
 	case OpMemberRemove:
-		s.stats.DeleteSuccess.Add(1)
-		s.internalEvent()
+		s.internalRecords(&s.stats.DeleteSuccess)
 		return nil, nil
 	case OpNoop:
 		return nil, nil
@@ -255,9 +247,15 @@ func (s *Store) commit(ev *Event) {
 	}
 }
 
-func (s *Store) internalEvent() {
-	s.index++
-	s.history.add(&Event{Action: ActionSet, Node: &NodeView{Key: "/0"}, Index: s.index, internal: true})
+// internalRecords applies etcd's membership bookkeeping: one internal
+// write per counter given, each counted there and each taking an index and
+// a history slot that no watch can match.
+func (s *Store) internalRecords(counters ...*atomic.Uint64) {
+	for _, c := range counters {
+		c.Add(1)
+		s.index++
+		s.history.add(&Event{Action: ActionSet, Node: &NodeView{Key: "/0"}, Index: s.index, internal: true})
+	}
 }
 
 func (s *Store) setTTL(n *node, expireAt int64) {
