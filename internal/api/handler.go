@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"hecd/internal/store"
@@ -32,7 +33,8 @@ type Member struct {
 
 // Cluster is what the API needs from the consensus layer.
 type Cluster interface {
-	// Propose replicates w and returns the store's answer. A non-nil error
+	// Propose replicates w and returns the store's answer. It gives up
+	// when ctx ends or after the cluster's request timeout. A non-nil error
 	// means the write's fate is unknown or it was never proposed; the
 	// message is shown to the client as the cause of a 300 error.
 	// The error's text is the cause reported to the client.
@@ -98,6 +100,8 @@ type Handler struct {
 	corsSet  map[string]bool
 	shutdown chan struct{}
 	now      func() time.Time
+
+	clusterID atomic.Pointer[[]string] // the X-Etcd-Cluster-Id value
 }
 
 // New returns the API handler.
@@ -228,7 +232,18 @@ func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 }
 
 func (h *Handler) clusterIDHeader(w http.ResponseWriter) {
-	w.Header()["X-Etcd-Cluster-Id"] = []string{strconv.FormatUint(h.cl.ClusterID(), 16)}
+	id := h.clusterID.Load()
+	if id == nil {
+		// The id is fixed once the cluster is bootstrapped; format it
+		// once rather than on every response.
+		cid := h.cl.ClusterID()
+		v := []string{strconv.FormatUint(cid, 16)}
+		if cid != 0 {
+			h.clusterID.Store(&v)
+		}
+		id = &v
+	}
+	w.Header()["X-Etcd-Cluster-Id"] = *id
 }
 
 // writeError writes a v2 keys error.

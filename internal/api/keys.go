@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,9 +28,7 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case kr.quorum && r.Method == http.MethodGet:
-		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-		defer cancel()
-		if err := h.cl.QuorumRead(ctx); err != nil {
+		if err := h.cl.QuorumRead(r.Context()); err != nil {
 			h.writeError(w, store.NewError(store.EcodeRaftInternal, err.Error(), 0))
 			return
 		}
@@ -43,8 +40,9 @@ func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// requestTimeout bounds a write or quorum read, like etcd's request
-// timeout (5 s plus twice the election timeout with default settings).
+// requestTimeout bounds a membership change, like etcd's request timeout
+// (5 s plus twice the election timeout with default settings). Writes and
+// quorum reads are bounded by the cluster itself.
 var requestTimeout = 7 * time.Second
 
 func (h *Handler) serveGet(w http.ResponseWriter, kr *keysRequest) {
@@ -78,9 +76,7 @@ func (h *Handler) serveWrite(w http.ResponseWriter, r *http.Request, kr *keysReq
 	if kr.hasTTL {
 		kr.write.Expiration = expiration(now, kr.ttl)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	res, err := h.cl.Propose(ctx, kr.write)
+	res, err := h.cl.Propose(r.Context(), kr.write)
 	if err != nil {
 		h.writeError(w, store.NewError(store.EcodeRaftInternal, err.Error(), 0))
 		return

@@ -73,7 +73,9 @@ func readForm(r *http.Request) (*form, error) {
 	if r.Method == http.MethodPut || r.Method == http.MethodPost {
 		// Go's ParseForm, which etcd uses, fails on a malformed
 		// Content-Type and ignores bodies of any other type.
-		if ct := r.Header.Get("Content-Type"); ct != "" {
+		if ct := r.Header.Get("Content-Type"); ct == "application/x-www-form-urlencoded" {
+			isForm = true // what curl and Go's client send; no parsing needed
+		} else if ct != "" {
 			mt, _, err := mime.ParseMediaType(ct)
 			if err != nil {
 				bodyErr = err
@@ -93,7 +95,9 @@ func readForm(r *http.Request) (*form, error) {
 		}
 	}
 	var queryErr error
-	f.query, queryErr = url.ParseQuery(r.URL.RawQuery)
+	if r.URL.RawQuery != "" {
+		f.query, queryErr = url.ParseQuery(r.URL.RawQuery)
+	}
 	if bodyErr != nil {
 		return nil, bodyErr
 	}

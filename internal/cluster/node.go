@@ -40,6 +40,9 @@ type Config struct {
 
 	HeartbeatInterval time.Duration
 	ElectionTimeout   time.Duration
+	// RequestTimeout bounds how long a write or quorum read waits for a
+	// leader (default: 5 s plus twice the election timeout, as etcd).
+	RequestTimeout time.Duration
 	// SnapshotCount is how many applied entries trigger a snapshot.
 	SnapshotCount uint64
 	// SegmentSize is the size of a raft log segment file (default 64 MiB);
@@ -123,6 +126,9 @@ func clusterIDOf(ids []uint64) uint64 {
 func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5*time.Second + 2*cfg.ElectionTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -281,8 +287,11 @@ const leaderWait = 20 * time.Millisecond
 
 // apply proposes cmd and waits for it to be applied here. While this
 // member is not the leader (an election, or quorum lost) it waits for
-// leadership until ctx ends, as etcd holds requests during elections.
+// leadership until ctx ends or the request timeout passes, as etcd holds
+// requests during elections. The timer exists only while waiting: the
+// common case, a leader, pays nothing for it.
 func (n *Node) apply(ctx context.Context, cmd []byte) (raft.ApplyFuture, error) {
+	var timeout <-chan time.Time
 	for {
 		if errp := n.storageFailed.Load(); errp != nil {
 			return nil, &ProposeError{Cause: "etcdserver: storage failed; restart the member", Err: *errp}
@@ -297,9 +306,16 @@ func (n *Node) apply(ctx context.Context, cmd []byte) (raft.ApplyFuture, error) 
 				return nil, n.classify(err)
 			}
 		}
+		if timeout == nil {
+			t := time.NewTimer(n.cfg.RequestTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil, &ProposeError{Cause: causeTimeout, Err: ctx.Err()}
+		case <-timeout:
+			return nil, &ProposeError{Cause: causeTimeout, Err: context.DeadlineExceeded}
 		case <-n.stop:
 			return nil, &ProposeError{Cause: causeStopped}
 		case <-time.After(leaderWait):
