@@ -84,7 +84,7 @@ func readForm(r *http.Request) (*form, error) {
 		}
 	}
 	if isForm && r.Body != nil {
-		data, err := io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
+		data, err := readBody(r)
 		switch {
 		case err != nil:
 			bodyErr = err
@@ -105,6 +105,19 @@ func readForm(r *http.Request) (*form, error) {
 		return nil, queryErr
 	}
 	return f, nil
+}
+
+// readBody reads at most maxFormBytes+1 bytes of the body, in one
+// allocation when the client declared the length.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= maxFormBytes {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, maxFormBytes+1))
 }
 
 func formError(code int, cause string) *store.Error { return store.NewError(code, cause, 0) }
@@ -171,13 +184,24 @@ func parseKeysForm(method, key string, f *form) (*keysRequest, *store.Error) {
 		return nil, e
 	}
 	var dir bool
-	for _, b := range []struct {
-		name string
-		dst  *bool
-	}{{"recursive", &kr.recursive}, {"sorted", &kr.sorted}, {"wait", &kr.wait}, {"dir", &dir}, {"quorum", &kr.quorum}, {"stream", &kr.stream}} {
-		if *b.dst, e = optBool(f, b.name, true); e != nil {
-			return nil, e
-		}
+	// In etcd's order; the first bad one is reported.
+	if kr.recursive, e = optBool(f, "recursive", true); e != nil {
+		return nil, e
+	}
+	if kr.sorted, e = optBool(f, "sorted", true); e != nil {
+		return nil, e
+	}
+	if kr.wait, e = optBool(f, "wait", true); e != nil {
+		return nil, e
+	}
+	if dir, e = optBool(f, "dir", true); e != nil {
+		return nil, e
+	}
+	if kr.quorum, e = optBool(f, "quorum", true); e != nil {
+		return nil, e
+	}
+	if kr.stream, e = optBool(f, "stream", true); e != nil {
+		return nil, e
 	}
 	if kr.wait && method != http.MethodGet {
 		return nil, formError(store.EcodeInvalidField, `"wait" can only be used with GET requests`)
