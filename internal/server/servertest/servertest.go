@@ -38,8 +38,8 @@ func Config(t testing.TB, dataDir string) server.Config {
 	cfg := server.DefaultConfig()
 	cfg.Name = "test"
 	cfg.DataDir = dataDir
-	cu, _ := url.Parse("http://127.0.0.1:" + itoa(FreePort(t)))
-	pu, _ := url.Parse("http://127.0.0.1:" + itoa(FreePort(t)))
+	cu, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(FreePort(t)))
+	pu, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(FreePort(t)))
 	cfg.ListenClientURLs = []url.URL{*cu}
 	cfg.AdvertiseClientURLs = []url.URL{*cu}
 	cfg.ListenPeerURLs = []url.URL{*pu}
@@ -67,4 +67,3 @@ func StartNew(t testing.TB) *Member {
 	return Start(t, Config(t, t.TempDir()))
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
