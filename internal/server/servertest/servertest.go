@@ -66,4 +66,3 @@ func StartNew(t testing.TB) *Member {
 	t.Helper()
 	return Start(t, Config(t, t.TempDir()))
 }
-
