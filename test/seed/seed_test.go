@@ -419,6 +419,13 @@ func inner004(t *testing.T) {
 	if err := hecdproc.WaitHealthy(context.Background(), base, exited, 30*time.Second); err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, tail(logBuf.String(), 4000))
 	}
+	// Started with no URL flags, hecd serves clients on 4001 too, as etcd 2
+	// did (etcd 3.4 does not: DIFFERENCES.md).
+	if os.Getenv(envReference) != "1" {
+		if err := hecdproc.WaitHealthy(context.Background(), "http://127.0.0.1:4001", exited, 5*time.Second); err != nil {
+			t.Fatalf("default client port 4001: %v", err)
+		}
+	}
 
 	var ttlSetAt time.Time
 	steps := []step{
