@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -234,31 +233,18 @@ func tail(path string, n int) string {
 	return "--- " + path + "\n" + strings.Join(lines, "\n")
 }
 
-// clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100 on
-// every Linux architecture Go supports.
-const clockTick = 10 * time.Millisecond
-
-// cpuTime is the CPU time (user+system) the process has used so far, all its
-// threads included. /proc/PID/schedstat is finer but counts only one thread.
+// cpuTime is the CPU time (user+system) the process has used so far, all
+// its threads included.
 func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	ticks, err := hecdproc.CPUTicks(pid)
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: state is field 3, utime 14, stime 15.
-	st := string(b)
-	fields := strings.Fields(st[strings.LastIndexByte(st, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * clockTick, nil
+	return time.Duration(ticks) * time.Second / time.Duration(userHZ), nil
 }
+
+// userHZ is the unit of the kernel's CPU times, read once.
+var userHZ, _ = hecdproc.ClockTicks()
 
 // rssBytes is the process's resident set size (VmRSS).
 func rssBytes(pid int) (int64, error) {

@@ -32,15 +32,18 @@ func main() {
 // realMain runs the command in argv (argv[0] included) and returns the exit
 // status. ctx ends the store when it is done (SIGINT, SIGTERM).
 func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Writer) int {
-	prog := "hecd"
+	prog, argv0 := "hecd", "hecd"
 	if len(argv) > 0 {
+		argv0 = argv[0]
 		prog = strings.TrimSuffix(filepath.Base(argv[0]), ".exe")
 		argv = argv[1:]
 	}
 	switch prog {
 	case "etcd":
 		return storeCommand(ctx, argv, environ, stdout, stderr)
-	case "etcdctl", "confd":
+	case "confd":
+		return confdCommand(ctx, argv0, argv, environ, stdout, stderr)
+	case "etcdctl":
 		return notImplemented(prog, stderr)
 	}
 
@@ -51,7 +54,15 @@ func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Wri
 	switch cmd, args := argv[0], argv[1:]; cmd {
 	case "store":
 		return storeCommand(ctx, args, environ, stdout, stderr)
-	case "ctl", "confd", "proxy", "register", "up":
+	case "confd":
+		return confdCommand(ctx, argv0, args, environ, stdout, stderr)
+	case "proxy":
+		return proxyCommand(ctx, args, stdout, stderr)
+	case "register":
+		return registerCommand(ctx, args, stderr)
+	case "up":
+		return upCommand(ctx, args, environ, stdout, stderr)
+	case "ctl":
 		return notImplemented(cmd, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
@@ -81,10 +92,10 @@ func printUsage(w io.Writer) {
 Commands:
   store      run a key-value store member with etcd's v2 API (also as "etcd")
   ctl        command line client like etcdctl v2 (also as "etcdctl"); not implemented yet
-  confd      render templates from the store like confd (also as "confd"); not implemented yet
-  proxy      HTTP router fed by the store; not implemented yet
-  register   keep Docker containers registered in the store; not implemented yet
-  up         the whole stack in one process; not implemented yet
+  confd      render templates from the store like confd 0.16 (also as "confd")
+  proxy      HTTP router fed by the store, HAProxy's job with no reloads
+  register   keep Docker containers registered in the store, as registrator did
+  up         the whole stack in one process: store, router and (with Docker) registrator
   version    print the version (also --version)
   help       print this help; "hecd help store" lists the store's flags
 `)

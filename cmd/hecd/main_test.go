@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"hecd/internal/freeport"
 )
 
 func TestVersionText(t *testing.T) {
@@ -45,12 +46,19 @@ func TestDispatch(t *testing.T) {
 		{argv: []string{"etcd", "-version"}, code: 0, stdout: version.String()},
 		{argv: []string{"hecd", "store", "-h"}, code: 0, stderr: "~Usage: hecd store [flags]"},
 		{argv: []string{"hecd", "ctl", "get", "/a"}, code: 2, stderr: "hecd: ctl: not implemented yet\n"},
-		{argv: []string{"hecd", "confd"}, code: 2, stderr: "hecd: confd: not implemented yet\n"},
-		{argv: []string{"hecd", "proxy"}, code: 2, stderr: "hecd: proxy: not implemented yet\n"},
-		{argv: []string{"hecd", "register"}, code: 2, stderr: "hecd: register: not implemented yet\n"},
-		{argv: []string{"hecd", "up"}, code: 2, stderr: "hecd: up: not implemented yet\n"},
+		{argv: []string{"hecd", "confd", "-version"}, code: 0, stdout: "~confd 0.16.0 (hecd "},
+		{argv: []string{"hecd", "confd", "-config-file", "/nonexistent/confd.toml", "-backend", "consul", "-onetime"}, code: 1, stdout: "~FATAL backend \"consul\" is not supported by hecd confd"},
+		{argv: []string{"hecd", "confd", "-config-file", "/nonexistent/confd.toml", "-backend", "nope", "-onetime"}, code: 1, stdout: "~FATAL Invalid backend"},
+		{argv: []string{"hecd", "confd", "-config-file", "/nonexistent/confd.toml", "-log-level", "loud"}, code: 1, stdout: "~FATAL not a valid level: \"loud\""},
+		{argv: []string{"hecd", "confd", "-config-file", "/nonexistent/confd.toml", "-node", "127.0.0.1:2379", "-onetime"}, code: 1, stdout: "~first path segment in URL cannot contain colon"},
+		{argv: []string{"hecd", "proxy", "-nope"}, code: 2, stderr: "~flag provided but not defined: -nope"},
+		{argv: []string{"hecd", "proxy", "-stats-listen", "127.0.0.1:0"}, code: 1, stderr: "~no default password"},
+		{argv: []string{"hecd", "register", "-deregister", "sometimes", "-store", "http://127.0.0.1:1", "-owner-id", "h1"}, code: 1, stderr: "~deregister"},
+		{argv: []string{"hecd", "up", "-register", "maybe"}, code: 1, stderr: "~-register \"maybe\": want auto, true or false"},
+		{argv: []string{"hecd", "up", "stray"}, code: 2, stderr: "~unexpected argument"},
 		{argv: []string{"etcdctl", "get", "/a"}, code: 2, stderr: "hecd: etcdctl: not implemented yet\n"},
-		{argv: []string{"/usr/bin/confd", "-onetime"}, code: 2, stderr: "hecd: confd: not implemented yet\n"},
+		{argv: []string{"/usr/bin/confd", "-nope"}, code: 2, stderr: "~flag provided but not defined: -nope"},
+		{argv: []string{"/usr/bin/confd", "-config-file", "/nonexistent/confd.toml", "-onetime", "-confdir", "/nonexistent", "-node", "http://127.0.0.1:1"}, code: 0, stdout: "~/usr/bin/confd["},
 		{argv: []string{"hecd", "frobnicate"}, code: 2, stderr: "~hecd: unknown command \"frobnicate\""},
 		{argv: []string{"etcd", "--bogus"}, code: 1, stderr: "~hecd: flag provided but not defined: -bogus"},
 		{argv: []string{"hecd", "store", "stray"}, code: 1, stderr: "~hecd: unexpected argument \"stray\""},
@@ -77,12 +85,11 @@ func TestDispatch(t *testing.T) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.One()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return strconv.Itoa(p)
 }
 
 // TestStoreRuns starts a member under the name etcd and stops it, as a

@@ -153,40 +153,10 @@ func (s *server) normalise(text string) string {
 	return strings.NewReplacer(s.ID, "{ID}", s.URL, "{URL}", s.PeerURL, "{PEER}", "name="+s.Name+" ", "name={NAME} ").Replace(text)
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func etcdctlCmd(ctx context.Context, s *server, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "etcdctl", append([]string{"--endpoints", s.URL}, args...)...)
 	cmd.Env = append(hecdproc.Env(), "ETCDCTL_API=2")
 	return cmd
-}
-
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.ExitCode()
-	default:
-		return -1
-	}
 }
 
 // runCtl runs one foreground etcdctl command.
@@ -205,7 +175,7 @@ func runCtl(t *testing.T, s *server, args []string) ctlResult {
 	if ctx.Err() != nil {
 		t.Errorf("etcdctl %q: timed out", args)
 	}
-	return ctlResult{out.String(), errb.String(), exitCode(err)}
+	return ctlResult{out.String(), errb.String(), hecdproc.ExitCode(err)}
 }
 
 // runWatchStep runs a background watch step.
@@ -218,7 +188,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	if err := hecdproc.WaitWatchers(ctx, s.URL, func(n int) bool { return n == 0 }); err != nil {
 		t.Fatalf("%s: %v", st.name, err)
 	}
-	var out, errb syncBuffer
+	var out, errb hecdproc.SyncBuffer
 	cmd := etcdctlCmd(ctx, s, st.args)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -254,7 +224,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 		err = <-done
 		t.Errorf("%s: etcdctl %q did not end after the change", st.name, st.args)
 	}
-	return ctlResult{out.String(), errb.String(), exitCode(err)}
+	return ctlResult{out.String(), errb.String(), hecdproc.ExitCode(err)}
 }
 
 // runSteps runs all steps against s, checks each against its expectation and

@@ -24,10 +24,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"hecd/internal/freeport"
 	"hecd/test/hecdproc"
 )
 
@@ -287,43 +286,9 @@ type replay struct {
 	err     error
 }
 
-var portsUsed = struct {
-	sync.Mutex
-	m map[int]bool
-}{m: map[int]bool{}}
-
 // freePortPair returns a port P such that P and P+10 are both free on
 // 127.0.0.1 and neither was handed out before by this test binary.
-func freePortPair() (int, error) {
-	for range 200 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		ok := p+10 <= 65535
-		if ok {
-			l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10))
-			if err != nil {
-				ok = false
-			} else {
-				l2.Close()
-			}
-		}
-		l.Close()
-		if !ok {
-			continue
-		}
-		portsUsed.Lock()
-		if !portsUsed.m[p] && !portsUsed.m[p+10] {
-			portsUsed.m[p], portsUsed.m[p+10] = true, true
-			portsUsed.Unlock()
-			return p, nil
-		}
-		portsUsed.Unlock()
-	}
-	return 0, errors.New("no free port pair (P, P+10) found on 127.0.0.1")
-}
+func freePortPair() (int, error) { return freeport.Pair(10) }
 
 // runEnv is the environment of run.sh: ours, without anything that would
 // change what run.sh, the case scripts or the servers do.

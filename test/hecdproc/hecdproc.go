@@ -1,7 +1,10 @@
 // Package hecdproc runs hecd as a separate process for the out-of-process
 // tests and the benchmark: it finds the repository and the shared
 // directory beside it, builds the binary once, picks free loopback ports
-// and waits for a server's /health.
+// and waits for a server's /health. For tests it also starts and stops
+// child processes (Start, StartStore) and the reference etcd
+// (StartReference), and holds the small helpers they share (SyncBuffer,
+// Tail, ExitCode).
 package hecdproc
 
 import (
@@ -11,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"hecd/internal/freeport"
 )
 
 // RepoRoot walks up from the working directory to the go.mod of module
@@ -94,28 +98,12 @@ func Cleanup() {
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort() (int, error) {
-	ports, err := FreePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
+// FreePort returns a loopback port that is free now (see package freeport
+// for why it is not simply one the kernel picked).
+func FreePort() (int, error) { return freeport.One() }
 
-// FreePorts returns n distinct loopback ports that were free a moment ago.
-func FreePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// FreePorts returns n distinct loopback ports that are free now.
+func FreePorts(n int) ([]int, error) { return freeport.Get(n) }
 
 // WaitHealthy polls baseURL/health until it answers {"health":"true"},
 // the process exits (exited is closed; nil means never) or timeout passes.

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -331,19 +329,7 @@ func run(t *testing.T, line string) output {
 	if ctx.Err() != nil {
 		t.Fatalf("%s: timed out", strings.TrimSpace(line))
 	}
-	return output{o.String(), e.String(), exitCode(err)}
-}
-
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.ExitCode()
-	default:
-		return -1
-	}
+	return output{o.String(), e.String(), hecdproc.ExitCode(err)}
 }
 
 // step is one command line of the seed block and the check of its output.
@@ -393,36 +379,23 @@ func inner004(t *testing.T) {
 		args = append(args, "--enable-v2=true")
 	}
 	t.Logf("starting %q (%s -> %s)", args, args[0], os.Getenv(envBin))
-	var logBuf syncBuffer
 	srv := exec.Command(args[0], args[1:]...)
 	srv.Dir = work
-	srv.Env = hecdproc.Env()
-	srv.Stdout, srv.Stderr = &logBuf, &logBuf
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { srv.Wait(); close(exited) }()
+	var p *hecdproc.Proc
+	// Registered before Start's clean-up, so it runs after the server ended.
 	t.Cleanup(func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", tail(logBuf.String(), 4000))
+		if t.Failed() && p != nil {
+			t.Logf("server log:\n%s", hecdproc.Tail(p.Log.String(), 4000))
 		}
 	})
-	if err := hecdproc.WaitHealthy(context.Background(), base, exited, 30*time.Second); err != nil {
-		t.Fatalf("%v\nlog:\n%s", err, tail(logBuf.String(), 4000))
+	p = hecdproc.Start(t, args[0], srv)
+	if err := hecdproc.WaitHealthy(context.Background(), base, p.Exited, 30*time.Second); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, hecdproc.Tail(p.Log.String(), 4000))
 	}
 	// Started with no URL flags, hecd serves clients on 4001 too, as etcd 2
 	// did (etcd 3.4 does not: DIFFERENCES.md).
 	if os.Getenv(envReference) != "1" {
-		if err := hecdproc.WaitHealthy(context.Background(), "http://127.0.0.1:4001", exited, 5*time.Second); err != nil {
+		if err := hecdproc.WaitHealthy(context.Background(), "http://127.0.0.1:4001", p.Exited, 5*time.Second); err != nil {
 			t.Fatalf("default client port 4001: %v", err)
 		}
 	}
@@ -588,7 +561,7 @@ func inner004(t *testing.T) {
 		}
 		// 窗口1: the watch waits in the background; 窗口2 (the next line) wakes it.
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		var o, e syncBuffer
+		var o, e hecdproc.SyncBuffer
 		cmd := shell(ctx, line)
 		cmd.Stdout, cmd.Stderr = &o, &e
 		if err := cmd.Start(); err != nil {
@@ -620,7 +593,7 @@ func inner004(t *testing.T) {
 			t.Errorf("%s: still waiting 10s after the change", st.cmd)
 		}
 		cancel()
-		wo := output{o.String(), e.String(), exitCode(werr)}
+		wo := output{o.String(), e.String(), hecdproc.ExitCode(werr)}
 		t.Logf("$%s   (window 1)\n%s", line, wo.stdout+wo.stderr)
 		st.check(t, wo)
 		i++
@@ -689,28 +662,4 @@ func sharedDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return d
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		s = s[len(s)-n:]
-	}
-	return s
 }

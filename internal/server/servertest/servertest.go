@@ -4,12 +4,12 @@ package servertest
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
 
+	"hecd/internal/freeport"
 	"hecd/internal/server"
 )
 
@@ -20,15 +20,15 @@ type Member struct {
 	DataDir string
 }
 
-// FreePort returns a port that was free a moment ago on 127.0.0.1.
+// FreePort returns a port on 127.0.0.1 that is free now (see package
+// freeport for why it is not simply one the kernel picked).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.One()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Config returns a single-member config on free loopback ports with its

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"hecd/internal/client"
+	"hecd/internal/registrator"
+	"hecd/internal/registrator/docker"
+)
+
+// registerOptions are the registrator's settings, named as
+// gliderlabs/registrator named them where it had them (spec
+// registrator.md C.8).
+type registerOptions struct {
+	dockerHost       string
+	layout, keyBy    string
+	ip               string
+	internal         bool
+	network          string
+	explicit         bool
+	ipv6             bool
+	ttl, ttlRefresh  time.Duration
+	resync           time.Duration
+	deregister       string
+	requireHealthy   bool
+	keepPaused       bool
+	drainTimeout     time.Duration
+	deregisterOnExit bool
+	ownerID          string
+	adopt, dryRun    bool
+	metaPrefix       string
+}
+
+func defaultRegisterOptions() *registerOptions {
+	d := registrator.DefaultConfig()
+	return &registerOptions{
+		layout:         string(d.Layout),
+		keyBy:          d.KeyBy,
+		ttl:            d.TTL,
+		resync:         d.Resync,
+		deregister:     string(d.Deregister),
+		requireHealthy: d.RequireHealthy,
+		drainTimeout:   d.DrainTimeout,
+		metaPrefix:     d.MetaPrefix,
+	}
+}
+
+// addRegisterFlags adds the registrator's flags to fs; "hecd register" and
+// "hecd up" share them.
+func addRegisterFlags(fs *flag.FlagSet, r *registerOptions) {
+	fs.StringVar(&r.dockerHost, "docker-host", r.dockerHost, "Docker Engine address (default $DOCKER_HOST or unix:///var/run/docker.sock)")
+	fs.StringVar(&r.layout, "layout", r.layout, "key layout: hecd (<prefix>/<app-id> = host:port) or registrator (<prefix>/<service>/<service-id>)")
+	fs.StringVar(&r.keyBy, "key-by", r.keyBy, "app id of a container: short-id, id, name or label:<label> (label hecd.appid overrides)")
+	fs.StringVar(&r.ip, "ip", r.ip, "address to register for published ports (default: this host's routable address; never loopback)")
+	fs.BoolVar(&r.internal, "internal", r.internal, "register the container's own address and port on a Docker network instead of published ports")
+	fs.StringVar(&r.network, "network", r.network, "the Docker network of -internal when a container has several (label hecd.network overrides)")
+	fs.BoolVar(&r.explicit, "explicit", r.explicit, "register only containers with label hecd.enable=true or a SERVICE_NAME")
+	fs.BoolVar(&r.ipv6, "ipv6", r.ipv6, "prefer IPv6 addresses")
+	fs.DurationVar(&r.ttl, "ttl", r.ttl, "TTL of every key written, refreshed while the container runs (0: none)")
+	fs.DurationVar(&r.ttlRefresh, "ttl-refresh", r.ttlRefresh, "refresh period (default ttl/3)")
+	fs.DurationVar(&r.resync, "resync", r.resync, "full reconcile period; a reconcile that finds nothing changed writes nothing")
+	fs.StringVar(&r.deregister, "deregister", r.deregister, "when a container dies: always, on-success or never (left to the TTL)")
+	fs.BoolVar(&r.requireHealthy, "require-healthy", r.requireHealthy, "register a container with a HEALTHCHECK only while it is healthy")
+	fs.BoolVar(&r.keepPaused, "keep-paused", r.keepPaused, "keep paused containers registered")
+	fs.DurationVar(&r.drainTimeout, "drain-timeout", r.drainTimeout, "how long a stopping container stays unregistered before it is looked at again")
+	fs.BoolVar(&r.deregisterOnExit, "deregister-on-exit", r.deregisterOnExit, "delete this host's keys on exit (default: let them expire, so a restart does not flap routes)")
+	fs.StringVar(&r.ownerID, "owner-id", r.ownerID, "name of this host in ownership records; must be stable (default: machine id or hostname)")
+	fs.BoolVar(&r.adopt, "adopt", r.adopt, "take over route keys that no owner records (migration from registrator)")
+	fs.BoolVar(&r.dryRun, "dry-run", r.dryRun, "log the writes instead of making them")
+	fs.StringVar(&r.metaPrefix, "meta-prefix", r.metaPrefix, "prefix of ownership records and weights")
+}
+
+// registratorConfig turns the options into the registrator's Config.
+func (r *registerOptions) registratorConfig(c *client.Client, d registrator.Docker, prefix string, log *slog.Logger) (registrator.Config, error) {
+	cfg := registrator.DefaultConfig()
+	cfg.Client, cfg.Docker, cfg.Logger = c, d, log
+	cfg.Prefix = prefix
+	cfg.MetaPrefix = r.metaPrefix
+	cfg.Layout = registrator.Layout(r.layout)
+	cfg.KeyBy = r.keyBy
+	cfg.IP = r.ip
+	cfg.Internal, cfg.Network = r.internal, r.network
+	cfg.Explicit, cfg.IPv6 = r.explicit, r.ipv6
+	cfg.TTL, cfg.TTLRefresh, cfg.Resync = r.ttl, r.ttlRefresh, r.resync
+	cfg.Deregister = registrator.DeregisterMode(r.deregister)
+	cfg.RequireHealthy, cfg.KeepPaused = r.requireHealthy, r.keepPaused
+	cfg.DrainTimeout = r.drainTimeout
+	cfg.DeregisterOnExit = r.deregisterOnExit
+	cfg.Adopt, cfg.DryRun = r.adopt, r.dryRun
+	cfg.OwnerID = r.ownerID
+	if cfg.OwnerID == "" {
+		id, err := registrator.DefaultOwnerID()
+		if err != nil {
+			return cfg, fmt.Errorf("-owner-id: %w", err)
+		}
+		cfg.OwnerID = id
+	}
+	return cfg, cfg.Validate()
+}
+
+// registerCommand is "hecd register".
+func registerCommand(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hecd register", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	store := []string{"http://127.0.0.1:2379"}
+	prefix := registrator.DefaultPrefix
+	logLevel := "info"
+	fs.Var(&listValue{p: &store}, "store", "store client URLs (repeatable or comma-separated)")
+	fs.StringVar(&prefix, "prefix", prefix, "key prefix of the routes")
+	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error")
+	r := defaultRegisterOptions()
+	addRegisterFlags(fs, r)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hecd register: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log, err := newLogger(stderr, logLevel, "registrator")
+	if err != nil {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	c, err := client.New(client.Config{Endpoints: store})
+	if err != nil {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	defer c.Close()
+	d, err := docker.New(r.dockerHost)
+	if err != nil {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	cfg, err := r.registratorConfig(c, d, prefix, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	reg, err := registrator.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	if err := reg.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "hecd register: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger is the text logger of the daemons, with a component unless
+// it is empty.
+func newLogger(w io.Writer, level, component string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	if component != "" {
+		log = log.With("component", component)
+	}
+	return log, nil
+}
