@@ -58,8 +58,8 @@ func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Wri
 		return confdCommand(ctx, argv0, args, environ, stdout, stderr)
 	case "proxy":
 		return proxyCommand(ctx, args, stdout, stderr)
-	case "register":
-		return registerCommand(ctx, args, stderr)
+	case "register", "registrator":
+		return registerCommand(ctx, args, stdout, stderr)
 	case "up":
 		return upCommand(ctx, args, environ, stdout, stderr)
 	case "ctl":
@@ -95,6 +95,7 @@ Commands:
   confd      render templates from the store like confd 0.16 (also as "confd")
   proxy      HTTP router fed by the store, HAProxy's job with no reloads
   register   keep Docker containers registered in the store, as registrator did
+             ("hecd register status": what should be registered against what is)
   up         the whole stack in one process: store, router and (with Docker) registrator
   version    print the version (also --version)
   help       print this help; "hecd help store" lists the store's flags

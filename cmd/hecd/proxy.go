@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"hecd/internal/client"
 	"hecd/internal/proxy"
 	"hecd/internal/proxy/frontend"
@@ -68,7 +70,7 @@ type proxyProcess struct {
 
 // base is the logger without a component: the source and the stats page
 // add their own.
-func newProxyProcess(o *proxyOptions, base *slog.Logger, stdout, stderr io.Writer) (p *proxyProcess, err error) {
+func newProxyProcess(o *proxyOptions, base *slog.Logger, stdout, stderr io.Writer, metrics ...prometheus.Collector) (p *proxyProcess, err error) {
 	log := base.With("component", "proxy")
 	p = &proxyProcess{log: log, router: proxy.NewRouter()}
 	defer func() {
@@ -165,6 +167,7 @@ func newProxyProcess(o *proxyOptions, base *slog.Logger, stdout, stderr io.Write
 		scfg.URI = o.statsURI
 		scfg.Refresh = o.statsRefresh
 		scfg.Router = p.router
+		scfg.Collectors = metrics
 		scfg.MaxConn = o.maxconn
 		scfg.Frontends = []stats.Frontend{{Name: p.frontend.Name(), Counters: p.frontend.Counters(), MaxConn: o.listenerMaxconn}}
 		scfg.StoreStatus = func() stats.StoreStatus {

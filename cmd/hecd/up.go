@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"hecd/internal/client"
 	"hecd/internal/registrator"
 	"hecd/internal/registrator/docker"
@@ -88,22 +90,9 @@ func upCommand(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	if withProxy {
-		log, err := newLogger(stderr, po.logLevel, "")
-		if err != nil {
-			return fail(err)
-		}
-		p, err := newProxyProcess(po, log, stdout, stderr)
-		if err != nil {
-			return fail(err)
-		}
-		wg.Go(func() {
-			if err := p.run(runCtx); err != nil {
-				errs <- fmt.Errorf("proxy: %w", err)
-			}
-		})
-	}
-
+	// The registrator is set up before the router so that the stats
+	// page's /metrics can carry its series too.
+	var reg *registrator.Registrator
 	if register != "false" {
 		log, err := newLogger(stderr, po.logLevel, "registrator")
 		if err != nil {
@@ -119,8 +108,6 @@ func upCommand(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		case err != nil && register == "auto":
 			log.Info("no Docker Engine answers; running without the registrator", "error", err)
 		case err != nil:
-			cancel()
-			wg.Wait()
 			return fail(fmt.Errorf("-register: %w", err))
 		default:
 			c, err := client.New(client.Config{Endpoints: po.store})
@@ -130,22 +117,46 @@ func upCommand(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 			defer c.Close()
 			cfg, err := ro.registratorConfig(c, d, po.prefix, log)
 			if err != nil {
-				cancel()
-				wg.Wait()
 				return fail(err)
 			}
-			reg, err := registrator.New(cfg)
-			if err != nil {
-				cancel()
-				wg.Wait()
+			if reg, err = registrator.New(cfg); err != nil {
 				return fail(err)
 			}
-			wg.Go(func() {
-				if err := reg.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-					errs <- fmt.Errorf("registrator: %w", err)
+			if ro.metricsListen != "" {
+				stop, err := serveRegistratorMetrics(ro.metricsListen, reg, log)
+				if err != nil {
+					return fail(err)
 				}
-			})
+				defer stop()
+			}
 		}
+	}
+
+	if withProxy {
+		log, err := newLogger(stderr, po.logLevel, "")
+		if err != nil {
+			return fail(err)
+		}
+		var extra []prometheus.Collector
+		if reg != nil {
+			extra = append(extra, reg.Collector())
+		}
+		p, err := newProxyProcess(po, log, stdout, stderr, extra...)
+		if err != nil {
+			return fail(err)
+		}
+		wg.Go(func() {
+			if err := p.run(runCtx); err != nil {
+				errs <- fmt.Errorf("proxy: %w", err)
+			}
+		})
+	}
+	if reg != nil {
+		wg.Go(func() {
+			if err := reg.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("registrator: %w", err)
+			}
+		})
 	}
 
 	// Run until a signal, or until a part fails.

@@ -85,6 +85,17 @@ type Config struct {
 	// DrainTimeout bounds how long a container sent SIGTERM/SIGINT/SIGKILL
 	// (or stopped) stays out while it still runs; 0 turns draining off.
 	DrainTimeout time.Duration
+	// ReadyTimeout holds back a new route of a container without a
+	// HEALTHCHECK until its address accepts TCP connections, for at most
+	// this long after the container started; then it is registered
+	// anyway. Registrator wrote the key at the start event, before the
+	// program inside listened, and a proxy's first health check then
+	// took the server down for rise × inter (10 s with the seed's
+	// checks). 0 registers at once, as registrator did.
+	ReadyTimeout time.Duration
+	// Probe checks that addr (host:port) accepts a TCP connection; nil
+	// dials with a short timeout. Tests replace it.
+	Probe func(ctx context.Context, addr string) error
 	// DeregisterOnExit deletes this owner's keys when Run ends; by default
 	// they are left to expire, so that a registrator restart does not
 	// flap every route.
@@ -122,6 +133,7 @@ const (
 	DefaultTTL          = 30 * time.Second
 	DefaultResync       = 60 * time.Second
 	DefaultDrainTimeout = 60 * time.Second
+	DefaultReadyTimeout = 10 * time.Second
 )
 
 // DefaultConfig returns the documented defaults; Client, Docker and
@@ -137,6 +149,7 @@ func DefaultConfig() Config {
 		Deregister:     DeregisterAlways,
 		RequireHealthy: true,
 		DrainTimeout:   DefaultDrainTimeout,
+		ReadyTimeout:   DefaultReadyTimeout,
 		Parallel:       8,
 		BackoffMin:     500 * time.Millisecond,
 		BackoffMax:     30 * time.Second,
@@ -202,7 +215,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("registrator: invalid network name %q", c.Network)
 	}
 	switch {
-	case c.TTL < 0 || c.TTLRefresh < 0 || c.Resync < 0 || c.DrainTimeout < 0:
+	case c.TTL < 0 || c.TTLRefresh < 0 || c.Resync < 0 || c.DrainTimeout < 0 || c.ReadyTimeout < 0:
 		return errors.New("registrator: durations must not be negative")
 	case c.TTL > 0 && c.TTL < time.Second:
 		return fmt.Errorf("registrator: ttl %v is below the store's one-second unit", c.TTL)

@@ -99,6 +99,7 @@ func (r *Registrator) converge(ctx context.Context, id string, hints map[string]
 	if !gone {
 		c.name, c.image = strings.TrimPrefix(ct.Name, "/"), ct.Image
 		v = r.cfg.desired(ct, r.input(ctx, ct, nil))
+		v = r.gateReady(ctx, ct, v)
 		keep = !ct.Running && r.keepStopped(ct)
 		r.note(id, v.Notes)
 	}
@@ -142,6 +143,56 @@ func (r *Registrator) converge(ctx context.Context, id string, hints map[string]
 		r.forgetContainer(id)
 	}
 	return nil
+}
+
+// readyRetry is how often a held-back route's address is probed again.
+const readyRetry = 50 * time.Millisecond
+
+// gateReady holds back the routes of a just-started container without a
+// HEALTHCHECK whose address does not accept connections yet (see
+// Config.ReadyTimeout), and schedules another look. A route already held
+// for the container is never probed: once registered, the proxy's health
+// checks judge it.
+func (r *Registrator) gateReady(ctx context.Context, ct *Container, v Verdict) Verdict {
+	if r.cfg.ReadyTimeout <= 0 || !ct.Running || ct.Health != "" || ct.StartedAt.IsZero() || len(v.Routes) == 0 {
+		return v
+	}
+	deadline := ct.StartedAt.Add(r.cfg.ReadyTimeout)
+	var kept []Route
+	var waiting []string
+	for _, rt := range v.Routes {
+		if rt.UDP || r.holds(ct.ID, rt) {
+			kept = append(kept, rt)
+			continue
+		}
+		err := r.cfg.Probe(ctx, rt.Value)
+		switch {
+		case err == nil:
+			kept = append(kept, rt)
+		case time.Now().Before(deadline):
+			waiting = append(waiting, rt.Value)
+		default:
+			kept = append(kept, rt)
+			v.Notes = append(v.Notes, fmt.Sprintf("%s still refuses connections %v after the start (%v); registered anyway", rt.Value, r.cfg.ReadyTimeout, err))
+		}
+	}
+	if len(waiting) == 0 {
+		return v
+	}
+	r.later(ct.ID, readyRetry, nil)
+	v.Routes = kept
+	if len(kept) == 0 {
+		v.Reason = "not accepting connections yet on " + strings.Join(waiting, ", ")
+	}
+	return v
+}
+
+// holds reports whether route rt is held for container id with its value.
+func (r *Registrator) holds(id string, rt Route) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g, ok := r.regs[rt.Rel]
+	return ok && g.container == id && g.value == rt.Value
 }
 
 // settle brings one route name of container c to its wanted state. It
@@ -680,20 +731,21 @@ func (r *Registrator) inPlace(c ident, rt *Route, o *observation, regs map[strin
 
 // StatusEntry is one line of the desired-versus-actual table.
 type StatusEntry struct {
-	Container string // short id
-	Name      string
+	Container string `json:"container"` // short id
+	Name      string `json:"name,omitempty"`
 	// Key is the route key; empty for a container with no route.
-	Key string
+	Key string `json:"key,omitempty"`
 	// Desired is the value wanted, empty when none; Actual the value in
 	// the store, empty when absent.
-	Desired, Actual string
+	Desired string `json:"desired,omitempty"`
+	Actual  string `json:"actual,omitempty"`
 	// Owner is "self" when this owner's record proves the route ours,
 	// "other" when the key exists otherwise, "" when it is absent.
-	Owner string
+	Owner string `json:"owner,omitempty"`
 	// State is "ok", "missing", "differs", "duplicate", "stale" (ours,
 	// not wanted) or "ignored".
-	State  string
-	Reason string
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Status is the registrator's view of desired versus actual.

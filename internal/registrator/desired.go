@@ -17,6 +17,8 @@ type Route struct {
 	// ownership record has the same name below <meta>/owners/<owner-id>.
 	Rel   string
 	Value string // host:port, IPv6 bracketed
+	// UDP marks a UDP port (registrator layout only): nothing to probe.
+	UDP bool
 	// Weight for the proxy, 1–256, written to <meta>/weights/<app-id>;
 	// 0: none.
 	Weight int
@@ -705,7 +707,7 @@ func (c *Config) registratorRoutes(ct *Container, m metadata, in desireInput) Ve
 			reasons = append(reasons, why)
 			continue
 		}
-		routes = append(routes, Route{Rel: name + "/" + id, Value: ep.String()})
+		routes = append(routes, Route{Rel: name + "/" + id, Value: ep.String(), UDP: pp.proto == "udp"})
 	}
 	slices.SortFunc(routes, func(a, b Route) int { return strings.Compare(a.Rel, b.Rel) })
 	if len(routes) == 0 {

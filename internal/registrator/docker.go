@@ -12,6 +12,7 @@ package registrator
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Container is what the registrator needs to know of one container, as
@@ -26,6 +27,8 @@ type Container struct {
 	// "unhealthy".
 	Health   string
 	ExitCode int
+	// StartedAt is when the container last started; zero if unknown.
+	StartedAt time.Time
 
 	Labels map[string]string
 	Env    []string // KEY=VALUE, as in the container's config

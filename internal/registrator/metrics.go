@@ -21,27 +21,38 @@ type Metrics struct {
 	// Routes is the number of routes held and refreshed; Kept those kept
 	// unrefreshed after their container died (--deregister on-success or
 	// never).
-	Routes, Kept int
+	Routes int `json:"routes"`
+	Kept   int `json:"kept"`
 	// EventsReceived counts Docker events read; EventsDropped those lost
 	// to a full queue (a reconcile stands in); EventsCoalesced the
 	// requests merged into a pass already pending for the container.
-	EventsReceived, EventsDropped, EventsCoalesced uint64
+	EventsReceived  uint64 `json:"eventsReceived"`
+	EventsDropped   uint64 `json:"eventsDropped"`
+	EventsCoalesced uint64 `json:"eventsCoalesced"`
 	// Reconciles counts completed reconciles, ReconcileSkipped those that
 	// could not list Docker or read the store, ReconcileDiffs the
 	// containers reconciles found out of place.
-	Reconciles, ReconcileSkipped, ReconcileDiffs uint64
+	Reconciles       uint64 `json:"reconciles"`
+	ReconcileSkipped uint64 `json:"reconcileSkipped"`
+	ReconcileDiffs   uint64 `json:"reconcileDiffs"`
 	// Added and Removed count route writes and deletes; Duplicates the
 	// times a wanted app id was found held by someone else.
-	Added, Removed, Duplicates uint64
+	Added      uint64 `json:"added"`
+	Removed    uint64 `json:"removed"`
+	Duplicates uint64 `json:"duplicates"`
 	// Refreshes counts route TTL refreshes; StoreWrites every write
 	// request (refreshes included); StoreErrors requests that got no
 	// answer; DockerErrors failed Docker calls and broken event streams.
-	Refreshes, StoreWrites, StoreErrors, DockerErrors uint64
+	Refreshes    uint64 `json:"refreshes"`
+	StoreWrites  uint64 `json:"storeWrites"`
+	StoreErrors  uint64 `json:"storeErrors"`
+	DockerErrors uint64 `json:"dockerErrors"`
 	// StreamReconnects counts reconnections of the event stream.
-	StreamReconnects uint64
+	StreamReconnects uint64 `json:"streamReconnects"`
 	// LastDockerContact and LastStoreContact are the last successful
 	// exchanges; zero if none yet.
-	LastDockerContact, LastStoreContact time.Time
+	LastDockerContact time.Time `json:"lastDockerContact"`
+	LastStoreContact  time.Time `json:"lastStoreContact"`
 }
 
 // Metrics returns the current counters.

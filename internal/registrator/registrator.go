@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,6 +88,9 @@ func New(cfg Config) (*Registrator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Probe == nil {
+		cfg.Probe = dialProbe
+	}
 	return &Registrator{
 		cfg:          cfg,
 		log:          cfg.Logger,
@@ -101,6 +105,18 @@ func New(cfg Config) (*Registrator, error) {
 		sem:          make(chan struct{}, cfg.Parallel),
 		reconcileReq: make(chan struct{}, 1),
 	}, nil
+}
+
+// dialProbe connects to addr and hangs up. The timeout is short: on a
+// host's own bridge or a LAN a listening port answers in well under a
+// millisecond, and a filtered one must not hold a container's worker.
+func dialProbe(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: 300 * time.Millisecond}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // Run registers until ctx ends (C.3): it waits for Docker, subscribes to

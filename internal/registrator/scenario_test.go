@@ -735,9 +735,11 @@ func TestWeight(t *testing.T) {
 	})
 	h.docker.remove(c.ID)
 	h.waitRoutes(5*time.Second, map[string]string{})
-	if w := st.tree(t, "/hecd/weights"); len(w) != 0 {
-		t.Errorf("weights left: %v", w)
-	}
+	// The weight goes right after the route (and before the record).
+	waitFor(t, 5*time.Second, func() (bool, string) {
+		w := st.tree(t, "/hecd/weights")
+		return len(w) == 0, fmt.Sprintf("weights left: %v", w)
+	})
 }
 
 // With --key-by name a rename re-keys the route; otherwise it updates the

@@ -34,9 +34,10 @@ func TestEndToEnd(t *testing.T) {
 	began := time.Now()
 	e := newEnv(t)
 	owner := "e2e-" + e.run
-	p := ports(t, 3)
+	p := ports(t, 5)
+	obs, obsArgs := observeArgs(t, t.TempDir(), p[3:])
 	cfg := upConfig{name: "e2e", dataDir: filepath.Join(t.TempDir(), "data"), owner: owner,
-		client: p[0], peer: p[1], proxy: p[2], ttl: ttl.String(), resync: resync.String()}
+		client: p[0], peer: p[1], proxy: p[2], ttl: ttl.String(), resync: resync.String(), extraArgs: obsArgs}
 	h := e.startUp(t, cfg)
 	if !h.waitLog("registrator: owner", 10*time.Second) {
 		t.Fatalf("the registrator did not start:\n%s", h.Log.String())
@@ -62,6 +63,8 @@ func TestEndToEnd(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// What the status command and the metrics say about them.
+	obs.checkObserved(t, e, h, owner, bs...)
 
 	// 2. docker stop and docker kill: the route goes within a second while
 	// requests to the other containers never fail.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"hecd/internal/proxy"
 )
 
@@ -107,6 +109,28 @@ func TestMetricsNameCollision(t *testing.T) {
 	body := scrape(t, fx)
 	if strings.Count(body, `hecd_proxy_backend_up{backend="app1"}`) != 1 {
 		t.Errorf("want one series for app1:\n%s", body)
+	}
+}
+
+// TestMetricsExtraCollectors: series of another part of the process
+// ("hecd up" adds the registrator's) are served beside the proxy's.
+func TestMetricsExtraCollectors(t *testing.T) {
+	extra := prometheus.NewGauge(prometheus.GaugeOpts{Name: "hecd_registrator_routes", Help: "Routes."})
+	extra.Set(7)
+	fx := newFixture(t, func(c *Config) { c.Collectors = []prometheus.Collector{extra} })
+	body := scrape(t, fx)
+	for _, want := range []string{"hecd_registrator_routes 7\n", "hecd_proxy_routes 2\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// A collector whose series clash with the proxy's is refused at start.
+	clash := prometheus.NewGauge(prometheus.GaugeOpts{Name: "hecd_proxy_routes", Help: "Clash."})
+	cfg := DefaultConfig()
+	cfg.Router, cfg.Collectors = fx.router, []prometheus.Collector{clash}
+	cfg.AdminHtpasswd = writeHtpasswd(t, t.TempDir(), "admins", map[string]string{adminUser: adminPass})
+	if _, err := New(cfg); err == nil {
+		t.Error("a clashing collector was accepted")
 	}
 }
 

@@ -75,6 +75,9 @@ type Config struct {
 	Realm string
 	// MetricsPath serves Prometheus metrics; "" turns them off.
 	MetricsPath string
+	// Collectors are more series served beside the proxy's on
+	// MetricsPath: "hecd up" adds the registrator's.
+	Collectors []prometheus.Collector
 	// MaxConn is the process-wide limit shown in the process section.
 	MaxConn int
 
@@ -204,6 +207,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MetricsPath != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(h.coll)
+		for _, c := range cfg.Collectors {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("stats: metrics: %w", err)
+			}
+		}
 		// ContinueOnError: one bad series (say, a default backend named
 		// like a route) must not blank the whole scrape.
 		h.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{

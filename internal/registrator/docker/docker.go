@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -367,6 +368,10 @@ func fromInspect(r *container.InspectResponse) *registrator.Container {
 		c.Running, c.Paused, c.ExitCode = s.Running, s.Paused, s.ExitCode
 		if s.Health != nil && s.Health.Status != container.NoHealthcheck {
 			c.Health = string(s.Health.Status)
+		}
+		// "0001-01-01T00:00:00Z" for a container never started.
+		if t, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil && t.Year() > 1 {
+			c.StartedAt = t
 		}
 	}
 	exposed := map[network.Port]bool{}

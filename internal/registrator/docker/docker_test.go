@@ -87,8 +87,9 @@ func TestListAndInspect(t *testing.T) {
 	want := &registrator.Container{
 		ID: idWeb, Name: "web", Image: "example/web:1",
 		Running: true, Health: "healthy",
-		Labels: map[string]string{"hecd.port": "8080", "com.example": "x"},
-		Env:    []string{"SERVICE_NAME=web", "PATH=/bin"},
+		StartedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Labels:    map[string]string{"hecd.port": "8080", "com.example": "x"},
+		Env:       []string{"SERVICE_NAME=web", "PATH=/bin"},
 		Ports: []registrator.PortBinding{
 			{ContainerPort: 53, Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353},
 			{ContainerPort: 8080, Proto: "tcp", HostIP: "0.0.0.0", HostPort: 32768},
