@@ -111,6 +111,14 @@ func newProxyProcess(o *proxyOptions, base *slog.Logger, stdout, stderr io.Write
 		DefaultServers: defaults,
 		AdminPrefix:    adminPrefix,
 		Logger:         base,
+		// A removed server takes no new requests; those already on it
+		// may go on for -route-drain-timeout (spec D.1's drain timeout).
+		OnServerRemoved: func(s *proxy.Server) {
+			if d := o.routeDrainTimeout; d > 0 {
+				// The source runs only after the frontend is made.
+				time.AfterFunc(d, func() { p.frontend.ShutdownSessions(s) })
+			}
+		},
 		OnServerAdded: func(s *proxy.Server, backend string, initial bool) {
 			opts := []proxy.CheckOption{proxy.WithBackendName(backend), proxy.WithLimiter(limiter), proxy.WithLogger(log)}
 			if o.maxFails > 0 {
@@ -168,6 +176,10 @@ func newProxyProcess(o *proxyOptions, base *slog.Logger, stdout, stderr io.Write
 		scfg.Refresh = o.statsRefresh
 		scfg.Router = p.router
 		scfg.Collectors = metrics
+		scfg.ShutdownSessions = func(s *proxy.Server) bool {
+			p.frontend.ShutdownSessions(s)
+			return true
+		}
 		scfg.MaxConn = o.maxconn
 		scfg.Frontends = []stats.Frontend{{Name: p.frontend.Name(), Counters: p.frontend.Counters(), MaxConn: o.listenerMaxconn}}
 		scfg.StoreStatus = func() stats.StoreStatus {

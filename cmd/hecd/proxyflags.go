@@ -49,6 +49,7 @@ type proxyOptions struct {
 	maxFails                                       int
 	failWindow                                     time.Duration
 	settle, settleMax                              time.Duration
+	routeDrainTimeout                              time.Duration
 	statsListen, statsURI                          string
 	statsRefresh                                   time.Duration
 	statsHtpasswd, statsAdminHtpasswd, statsLegacy string
@@ -187,6 +188,7 @@ func newProxyFlagSet(o *proxyOptions) *flag.FlagSet {
 	fs.Var(haproxyDuration{&o.failWindow}, "fail-window", "passive health window (default 10s)")
 	fs.DurationVar(&o.settle, "settle", o.settle, "publish a new route table at the latest this long after a change (sooner, once the store has been quiet for 20ms)")
 	fs.DurationVar(&o.settleMax, "settle-max", o.settleMax, "publish at the latest this long after the first change")
+	fs.DurationVar(&o.routeDrainTimeout, "route-drain-timeout", o.routeDrainTimeout, "cut the requests and websockets still running on a removed route or server this long after it left (0: let them finish)")
 	fs.StringVar(&o.statsListen, "stats-listen", o.statsListen, "address of the stats page (off when empty; e.g. 127.0.0.1:8404)")
 	fs.StringVar(&o.statsURI, "stats-uri", o.statsURI, "URI prefix of the stats page")
 	fs.Var(haproxyDuration{&o.statsRefresh}, "stats-refresh", "auto-refresh of the stats page (default 30s)")

@@ -81,6 +81,8 @@ type clientConn struct {
 	hitLimit bool
 
 	nwritten int64
+	// up is the upstream connection of the request being forwarded.
+	up upstream
 	// linger asks for lingerClose after an answer of the proxy's own.
 	linger bool
 

@@ -128,6 +128,14 @@ func (c *clientConn) handle(req *http.Request, start time.Time) bool {
 	if !ok {
 		return false
 	}
+	// A session of rs.srv (the server after any redispatch) until the
+	// exchange ends.
+	c.up.p.Store(u)
+	f.sessions.add(rs.srv, c)
+	defer func() {
+		f.sessions.remove(rs.srv, c)
+		c.up.p.Store(nil)
+	}()
 	return c.exchange(rs, u)
 }
 
@@ -347,6 +355,7 @@ func (c *clientConn) retryStale(rs *reqState, u **upConn, err error, attempt int
 		return false
 	}
 	*u = nu
+	c.up.p.Store(nu)
 	return true
 }
 

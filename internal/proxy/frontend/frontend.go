@@ -37,6 +37,8 @@ type Frontend struct {
 	actconn atomic.Int64
 
 	logMu sync.Mutex
+	// sessions are the requests being forwarded, by server.
+	sessions sessions
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
