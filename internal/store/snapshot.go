@@ -38,43 +38,74 @@ type snapshotEvent struct {
 	Internal bool
 }
 
-// Save writes the whole state (tree, index, counters, event history) to w.
-// It holds the read lock while encoding; callers that must not block
-// writers take a Clone first.
-func (s *Store) Save(w io.Writer) error {
+// Frozen is the store's state at one moment, for a snapshot written
+// later. Taking it copies each node's fields but shares the strings (they
+// are immutable), so it costs a fraction of the encoded size and the
+// writers wait only for the copy, not for the encoding.
+type Frozen struct {
+	hdr    snapshotHeader
+	nodes  []snapshotNode
+	events []snapshotEvent
+}
+
+// Freeze captures the whole state (tree, index, counters, event history)
+// under the read lock.
+func (s *Store) Freeze() *Frozen {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	enc := gob.NewEncoder(w)
-	var nodes []*node
+	// Counted first, so that the copy is one allocation of its final size.
+	count := 0
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.children {
+			count++
+			if c.dir {
+				walk(c)
+			}
+		}
+	}
+	walk(s.root)
+	f := &Frozen{nodes: make([]snapshotNode, 0, count)}
 	var collect func(n *node)
 	collect = func(n *node) {
 		for _, c := range n.children {
-			nodes = append(nodes, c)
+			f.nodes = append(f.nodes, snapshotNode{Key: c.key, Value: c.value, Dir: c.dir, ExpireAt: c.expireAt, Created: c.createdIndex, Modified: c.modifiedIndex})
 			if c.dir {
 				collect(c)
 			}
 		}
 	}
 	collect(s.root)
-	hdr := snapshotHeader{Version: snapshotVersion, Index: s.index, Stats: s.stats.snapshot(), Nodes: len(nodes), Events: s.history.count}
-	if err := enc.Encode(&hdr); err != nil {
+	f.events = make([]snapshotEvent, 0, s.history.count)
+	for i := 0; i < s.history.count; i++ {
+		ev := s.history.at(i)
+		f.events = append(f.events, snapshotEvent{Action: ev.Action, Node: ev.Node, PrevNode: ev.PrevNode, Index: ev.Index, Refresh: ev.Refresh, Internal: ev.internal})
+	}
+	f.hdr = snapshotHeader{Version: snapshotVersion, Index: s.index, Stats: s.stats.snapshot(), Nodes: len(f.nodes), Events: len(f.events)}
+	return f
+}
+
+// Encode writes the frozen state to w, in the format Restore reads.
+func (f *Frozen) Encode(w io.Writer) error {
+	enc := gob.NewEncoder(w)
+	if err := enc.Encode(&f.hdr); err != nil {
 		return err
 	}
-	for _, n := range nodes {
-		sn := snapshotNode{Key: n.key, Value: n.value, Dir: n.dir, ExpireAt: n.expireAt, Created: n.createdIndex, Modified: n.modifiedIndex}
-		if err := enc.Encode(&sn); err != nil {
+	for i := range f.nodes {
+		if err := enc.Encode(&f.nodes[i]); err != nil {
 			return err
 		}
 	}
-	for i := 0; i < s.history.count; i++ {
-		ev := s.history.at(i)
-		se := snapshotEvent{Action: ev.Action, Node: ev.Node, PrevNode: ev.PrevNode, Index: ev.Index, Refresh: ev.Refresh, Internal: ev.internal}
-		if err := enc.Encode(&se); err != nil {
+	for i := range f.events {
+		if err := enc.Encode(&f.events[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// Save writes the whole state to w: Freeze, then Encode.
+func (s *Store) Save(w io.Writer) error { return s.Freeze().Encode(w) }
 
 // ErrCorruptSnapshot wraps every reason a snapshot cannot be restored.
 var ErrCorruptSnapshot = errors.New("corrupt store snapshot")

@@ -175,14 +175,21 @@ func TestPassiveHealth(t *testing.T) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port) // nothing listens yet: connections are refused
 	put(t, store.URL, "/app/servers/p1", addr)
+	// A route written after p1: once it answers, the proxy's table holds
+	// p1 too (a 503 alone could also mean "no such route yet").
+	put(t, store.URL, "/app/servers/marker", startHandler(t, answer("marker")))
 	proxyAddr, _ := startProxy(t, store.URL, "-default-backend", "none", "-check=false",
 		"-max-fails", "2", "-fail-window", "1s", "-retries", "0")
-	waitRoute(t, proxyAddr, "p1", "503", 10*time.Second)
-	get(proxyAddr, "p1") // the second failure within the window
+	waitRoute(t, proxyAddr, "marker", "marker", 10*time.Second)
+	for i := 1; i <= 2; i++ { // two failed connections within the window
+		if code, _, err := get(proxyAddr, "p1"); err != nil || code != 503 {
+			t.Fatalf("request %d to the refusing server: %d %v, want 503", i, code, err)
+		}
+	}
 
 	ln2, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
+		t.Fatalf("cannot listen on %s: %v", addr, err)
 	}
 	serve(t, ln2, answer("ok"))
 	// The backend answers, but the server is held down for the window.
