@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -122,10 +123,21 @@ func storeCommand(ctx context.Context, args, environ []string, stdout, stderr io
 	return 0
 }
 
+// storeGCPercent is the garbage collector's target for "hecd store" when
+// GOGC is not set. Go's default (100) lets the heap grow to twice the live
+// data before collecting; a key-value store's live data is most of its
+// heap, so that doubles its resident memory. At 50, 100k keys of 100 bytes
+// take 0.46x etcd's RSS instead of 0.54x, for about 7% more CPU per put
+// (hecd-bench, load and put64). GOGC still overrides it.
+const storeGCPercent = 50
+
 // runStore serves until ctx is done, then shuts the member down.
 func runStore(ctx context.Context, opts storeOptions) (err error) {
 	log := opts.config.Logger
 	slog.SetDefault(log)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(storeGCPercent)
+	}
 	if opts.cpuProfileFile != "" {
 		f, err := os.Create(opts.cpuProfileFile)
 		if err != nil {

@@ -265,9 +265,9 @@ func (s *Store) setTTL(n *node, expireAt int64) {
 	n.expireAt = expireAt
 	switch {
 	case expireAt == 0 && n.heapIdx >= 0:
-		heap.Remove(&s.ttl, n.heapIdx)
+		heap.Remove(&s.ttl, int(n.heapIdx))
 	case expireAt != 0 && n.heapIdx >= 0:
-		heap.Fix(&s.ttl, n.heapIdx)
+		heap.Fix(&s.ttl, int(n.heapIdx))
 	case expireAt != 0:
 		heap.Push(&s.ttl, n)
 	}
@@ -284,7 +284,7 @@ func (s *Store) unlink(n *node, removed func(*node)) {
 
 func (s *Store) dropSubtree(n *node, removed func(*node)) {
 	if n.heapIdx >= 0 {
-		heap.Remove(&s.ttl, n.heapIdx)
+		heap.Remove(&s.ttl, int(n.heapIdx))
 	}
 	for _, c := range n.children {
 		s.dropSubtree(c, removed)

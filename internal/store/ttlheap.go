@@ -13,12 +13,12 @@ func (h ttlHeap) Less(i, j int) bool {
 }
 func (h ttlHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
+	h[i].heapIdx = int32(i)
+	h[j].heapIdx = int32(j)
 }
 func (h *ttlHeap) Push(x any) {
 	n := x.(*node)
-	n.heapIdx = len(*h)
+	n.heapIdx = int32(len(*h))
 	*h = append(*h, n)
 }
 func (h *ttlHeap) Pop() any {
