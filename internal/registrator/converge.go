@@ -145,16 +145,14 @@ func (r *Registrator) converge(ctx context.Context, id string, hints map[string]
 	return nil
 }
 
-// readyRetry is how often a held-back route's address is probed again.
-const readyRetry = 50 * time.Millisecond
-
 // gateReady holds back the routes of a just-started container without a
 // HEALTHCHECK whose address does not accept connections yet (see
-// Config.ReadyTimeout), and schedules another look. A route already held
-// for the container is never probed: once registered, the proxy's health
-// checks judge it.
+// Config.ReadyTimeout), and leaves a prober watching the address. A route
+// already held for the container is never probed: once registered, the
+// proxy's health checks judge it.
 func (r *Registrator) gateReady(ctx context.Context, ct *Container, v Verdict) Verdict {
 	if r.cfg.ReadyTimeout <= 0 || !ct.Running || ct.Health != "" || ct.StartedAt.IsZero() || len(v.Routes) == 0 {
+		r.stopProbe(ct.ID)
 		return v
 	}
 	deadline := ct.StartedAt.Add(r.cfg.ReadyTimeout)
@@ -177,14 +175,91 @@ func (r *Registrator) gateReady(ctx context.Context, ct *Container, v Verdict) V
 		}
 	}
 	if len(waiting) == 0 {
+		r.stopProbe(ct.ID)
 		return v
 	}
-	r.later(ct.ID, readyRetry, nil)
+	r.startProbe(ct.ID, waiting, deadline)
 	v.Routes = kept
 	if len(kept) == 0 {
 		v.Reason = "not accepting connections yet on " + strings.Join(waiting, ", ")
 	}
 	return v
+}
+
+// Readiness probes: every probeFast for the first probeFastFor (most
+// programs listen within tens of milliseconds, and each wait adds to the
+// time to route), then every probeSlow. A probe is one TCP connect; no
+// Docker call is made until the address answers.
+const (
+	probeFast    = 5 * time.Millisecond
+	probeFastFor = 500 * time.Millisecond
+	probeSlow    = 100 * time.Millisecond
+)
+
+// prober is one running readiness prober.
+type prober struct{ cancel context.CancelFunc }
+
+// startProbe runs a prober for container id unless one runs: it connects
+// to addrs until all accept, or until deadline, then schedules a pass.
+func (r *Registrator) startProbe(id string, addrs []string, deadline time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil || r.ctx.Err() != nil || r.probes[id] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	p := &prober{cancel: cancel}
+	r.probes[id] = p
+	r.wg.Go(func() {
+		defer cancel()
+		started := time.Now()
+		for {
+			wait := probeSlow
+			if time.Since(started) < probeFastFor {
+				wait = probeFast
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(wait, max(time.Until(deadline), 0))):
+			}
+			ready := true
+			for _, a := range addrs {
+				if r.cfg.Probe(ctx, a) != nil {
+					ready = false
+					break
+				}
+			}
+			if !ready && time.Now().Before(deadline) {
+				continue
+			}
+			// Done: leave the map before the pass, so that a pass that
+			// still finds the address closed can start a new prober.
+			r.mu.Lock()
+			mine := r.probes[id] == p
+			if mine {
+				delete(r.probes, id)
+			}
+			r.mu.Unlock()
+			if mine {
+				r.schedule(id)
+			}
+			return
+		}
+	})
+}
+
+func (r *Registrator) stopProbe(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopProbeLocked(id)
+}
+
+func (r *Registrator) stopProbeLocked(id string) {
+	if p := r.probes[id]; p != nil {
+		p.cancel()
+		delete(r.probes, id)
+	}
 }
 
 // holds reports whether route rt is held for container id with its value.

@@ -3,6 +3,7 @@ package registrator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestReadyGate(t *testing.T) {
 
 // startJustStarted runs a registrator with the fake probe and the given
 // ReadyTimeout, then container 1 as if it had just started.
-func startJustStarted(t *testing.T, timeout time.Duration) (*host, *fakeProbe, *Container) {
+func startJustStarted(t *testing.T, timeout time.Duration) (*host, *running, *fakeProbe, *Container) {
 	t.Helper()
 	h := newHost(t, newStore(t), "h1")
 	p := newFakeProbe()
@@ -116,11 +117,11 @@ func startJustStarted(t *testing.T, timeout time.Duration) (*host, *fakeProbe, *
 	c := ctr(1)
 	c.StartedAt = time.Now()
 	h.docker.run(c)
-	return h, p, c
+	return h, r, p, c
 }
 
 func TestReadyGateTimeout(t *testing.T) {
-	h, _, c := startJustStarted(t, 300*time.Millisecond)
+	h, _, _, c := startJustStarted(t, 300*time.Millisecond)
 	h.waitRoutes(5*time.Second, map[string]string{key(1): val(1)})
 	if d := time.Since(c.StartedAt); d < h.cfg.ReadyTimeout {
 		t.Errorf("registered %v after the start, before the %v timeout", d, h.cfg.ReadyTimeout)
@@ -133,9 +134,30 @@ func TestReadyGateTimeout(t *testing.T) {
 // TestReadyGateOff: with ReadyTimeout 0 the route is written at once, as
 // registrator did, and nothing is probed.
 func TestReadyGateOff(t *testing.T) {
-	h, p, _ := startJustStarted(t, 0)
+	h, _, p, _ := startJustStarted(t, 0)
 	h.waitRoutes(5*time.Second, map[string]string{key(1): val(1)})
 	if n := p.count(val(1)); n != 0 {
 		t.Errorf("probed %d times with the gate off", n)
+	}
+}
+
+// TestReadyGateProberStops: a container that dies before it listens
+// leaves no prober behind.
+func TestReadyGateProberStops(t *testing.T) {
+	h, r, p, c := startJustStarted(t, time.Hour)
+	waitFor(t, 5*time.Second, func() (bool, string) { return p.count(val(1)) >= 3, "fewer than 3 probes" })
+	h.docker.die(c.ID, 1)
+	waitFor(t, 5*time.Second, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.probes) == 0, fmt.Sprintf("%d probers left", len(r.probes))
+	})
+	n := p.count(val(1))
+	time.Sleep(50 * time.Millisecond)
+	if m := p.count(val(1)); m != n {
+		t.Errorf("%d probes after the container died", m-n)
+	}
+	if got := h.routes(); len(got) != 0 {
+		t.Errorf("routes %v", got)
 	}
 }

@@ -48,6 +48,9 @@ type Registrator struct {
 	// container.
 	reasons map[string]string
 	notes   map[string]map[string]bool
+	// probes are the readiness probers running, by container (see
+	// gateReady).
+	probes  map[string]*prober
 	hosts   HostAddrs
 	hostErr error
 	hostSet bool
@@ -102,6 +105,7 @@ func New(cfg Config) (*Registrator, error) {
 		waiting:      map[string]map[string]bool{},
 		reasons:      map[string]string{},
 		notes:        map[string]map[string]bool{},
+		probes:       map[string]*prober{},
 		sem:          make(chan struct{}, cfg.Parallel),
 		reconcileReq: make(chan struct{}, 1),
 	}, nil
@@ -735,6 +739,7 @@ func (r *Registrator) forgetContainer(id string) {
 	defer r.mu.Unlock()
 	delete(r.reasons, id)
 	delete(r.notes, id)
+	r.stopProbeLocked(id)
 	r.undrainLocked(id)
 	delete(r.events, id)
 	for rel, ws := range r.waiting {
