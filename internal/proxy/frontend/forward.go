@@ -178,7 +178,7 @@ func (c *clientConn) connect(rs *reqState) (*upConn, bool) {
 	f := c.f
 	t0 := time.Now()
 	for {
-		u, err := f.getConn(rs.srv)
+		u, err := f.getConn(rs.srv, !replayable(rs.req))
 		if err == nil {
 			rs.tConn = time.Since(t0)
 			rs.srv.ReportSuccess()
@@ -224,10 +224,14 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// getConn takes a pooled connection to s or dials one.
-func (f *Frontend) getConn(s *proxy.Server) (*upConn, error) {
+// getConn takes a pooled connection to s or dials one. Only a request
+// that cannot be replayed pays for a liveness check of a pooled
+// connection: a replayable one that meets a dead connection is sent again
+// on a fresh one (retryStale), which is rare and cheaper than checking
+// every time.
+func (f *Frontend) getConn(s *proxy.Server, check bool) (*upConn, error) {
 	if !f.cfg.ServerClose {
-		if u := f.pools.get(s).take(f.cfg.Timeouts.UpstreamIdle); u != nil {
+		if u := f.pools.get(s).take(f.cfg.Timeouts.UpstreamIdle, check); u != nil {
 			return u, nil
 		}
 	}

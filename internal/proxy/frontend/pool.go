@@ -102,8 +102,11 @@ func (p *pool) close() {
 	}
 }
 
-// take returns a live idle connection, or nil.
-func (p *pool) take(maxIdle time.Duration) *upConn {
+// take returns an idle connection, or nil. With check, it first makes
+// sure the server has not closed it (a syscall per request); without, the
+// caller must be able to replay the request on a fresh connection if the
+// reused one turns out dead before answering (retryStale).
+func (p *pool) take(maxIdle time.Duration, check bool) *upConn {
 	now := time.Now()
 	for {
 		p.mu.Lock()
@@ -116,7 +119,7 @@ func (p *pool) take(maxIdle time.Duration) *upConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(u.idleAt) < maxIdle && alive(u.nc) {
+		if now.Sub(u.idleAt) < maxIdle && (!check || alive(u.nc)) {
 			u.reused = true
 			return u
 		}
