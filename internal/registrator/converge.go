@@ -197,18 +197,29 @@ const (
 )
 
 // prober is one running readiness prober.
-type prober struct{ cancel context.CancelFunc }
+type prober struct {
+	cancel context.CancelFunc
+	addrs  string // what it probes, joined, to tell whether it is current
+}
 
-// startProbe runs a prober for container id unless one runs: it connects
-// to addrs until all accept, or until deadline, then schedules a pass.
+// startProbe runs a prober for container id unless one runs for the same
+// addresses: it connects to addrs until all accept, or until deadline,
+// then schedules a pass.
 func (r *Registrator) startProbe(id string, addrs []string, deadline time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ctx == nil || r.ctx.Err() != nil || r.probes[id] != nil {
+	joined := strings.Join(addrs, " ")
+	if r.ctx == nil || r.ctx.Err() != nil {
 		return
 	}
+	if old := r.probes[id]; old != nil {
+		if old.addrs == joined {
+			return
+		}
+		r.stopProbeLocked(id) // the container's address changed
+	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	p := &prober{cancel: cancel}
+	p := &prober{cancel: cancel, addrs: joined}
 	r.probes[id] = p
 	r.wg.Go(func() {
 		defer cancel()
