@@ -279,7 +279,7 @@ func writeStatusTable(w io.Writer, st *registrator.Status) error {
 		return err
 	}
 	var parts []string
-	for _, s := range []string{"ok", "missing", "differs", "duplicate", "stale", "ignored"} {
+	for _, s := range []string{"ok", "missing", "waiting", "differs", "duplicate", "stale", "ignored"} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

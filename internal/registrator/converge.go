@@ -828,8 +828,9 @@ type StatusEntry struct {
 	// Owner is "self" when this owner's record proves the route ours,
 	// "other" when the key exists otherwise, "" when it is absent.
 	Owner string `json:"owner,omitempty"`
-	// State is "ok", "missing", "differs", "duplicate", "stale" (ours,
-	// not wanted) or "ignored".
+	// State is "ok", "missing", "waiting" (not accepting connections
+	// yet), "differs", "duplicate", "stale" (ours, not wanted) or
+	// "ignored".
 	State  string `json:"state"`
 	Reason string `json:"reason,omitempty"`
 }
@@ -868,6 +869,9 @@ func (r *Registrator) Status(ctx context.Context) (*Status, error) {
 			rec := o.records[rt.Rel]
 			ours := exists && rec != nil && rec.Container == id && (rec.Value == actual || actual == rt.Value)
 			switch {
+			case !exists && ct.Running && ct.Health == "" && !rt.UDP && r.cfg.Probe(ctx, rt.Value) != nil:
+				// Held back by the readiness gate (or about to be).
+				e.State, e.Reason = "waiting", "not accepting connections yet"
 			case !exists:
 				e.State = "missing"
 			case ours && actual == rt.Value:

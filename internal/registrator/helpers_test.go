@@ -155,6 +155,8 @@ func newHost(t *testing.T, st *testStore, owner string) *host {
 	cfg.BackoffMax = 100 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(h.logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.DetectHostAddrs = func(context.Context, []string) (HostAddrs, error) { return hostAddr, nil }
+	// The fake containers' addresses are not test hosts: never dial them.
+	cfg.Probe = func(context.Context, string) error { return nil }
 	h.cfg = cfg
 	return h
 }

@@ -67,7 +67,7 @@ func TestReadyGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Entries) != 1 || s.Entries[0].State != "missing" {
+	if len(s.Entries) != 1 || s.Entries[0].State != "waiting" || s.Entries[0].Reason != "not accepting connections yet" {
 		t.Errorf("status while waiting: %+v", s.Entries)
 	}
 	if h.logs.count("ignored: "+key(1)+" not accepting connections yet on "+val(1)) != 1 {
