@@ -80,7 +80,17 @@ func TestShutdownSessions(t *testing.T) {
 	if _, body := do(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nAPPID: slow\r\n\r\n"); body != "slow" {
 		t.Errorf("slow answered %q after the shutdown", body)
 	}
-	// Finished requests are no longer sessions.
+	// Finished requests are no longer sessions. The cut ones leave once
+	// their handlers have seen the closed connections, a moment after
+	// the clients did.
+	count := func() int {
+		fe.sessions.mu.Lock()
+		defer fe.sessions.mu.Unlock()
+		return len(fe.sessions.bySrv[slowSrv])
+	}
+	for end := time.Now().Add(2 * time.Second); count() != 0 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := fe.ShutdownSessions(slowSrv); n != 0 {
 		t.Errorf("cut %d sessions after the requests ended", n)
 	}
