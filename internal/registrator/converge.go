@@ -236,6 +236,9 @@ func (r *Registrator) startProbe(id string, addrs []string, deadline time.Time) 
 			}
 			ready := true
 			for _, a := range addrs {
+				if ctx.Err() != nil {
+					return
+				}
 				if r.cfg.Probe(ctx, a) != nil {
 					ready = false
 					break

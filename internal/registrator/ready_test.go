@@ -152,9 +152,11 @@ func TestReadyGateProberStops(t *testing.T) {
 		defer r.mu.Unlock()
 		return len(r.probes) == 0, fmt.Sprintf("%d probers left", len(r.probes))
 	})
+	// A probe already under way when the prober was stopped may still
+	// land; none may follow it.
 	n := p.count(val(1))
 	time.Sleep(50 * time.Millisecond)
-	if m := p.count(val(1)); m != n {
+	if m := p.count(val(1)); m > n+1 {
 		t.Errorf("%d probes after the container died", m-n)
 	}
 	if got := h.routes(); len(got) != 0 {
