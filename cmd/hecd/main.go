@@ -45,7 +45,7 @@ func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Wri
 	case "confd":
 		return confdCommand(ctx, argv0, argv, environ, stdout, stderr)
 	case "etcdctl":
-		return notImplemented(prog, stderr)
+		return ctlCommand(ctx, argv, environ, stdout, stderr)
 	}
 
 	if len(argv) == 0 {
@@ -64,7 +64,7 @@ func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Wri
 	case "up":
 		return upCommand(ctx, args, environ, stdout, stderr)
 	case "ctl":
-		return notImplemented(cmd, stderr)
+		return ctlCommand(ctx, args, environ, stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return 0
@@ -82,17 +82,12 @@ func realMain(ctx context.Context, argv, environ []string, stdout, stderr io.Wri
 	}
 }
 
-func notImplemented(cmd string, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "hecd: %s: not implemented yet\n", cmd)
-	return 2
-}
-
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: hecd <command> [flags]
 
 Commands:
   store      run a key-value store member with etcd's v2 API (also as "etcd")
-  ctl        command line client like etcdctl v2 (also as "etcdctl"); not implemented yet
+  ctl        command line client like etcdctl v2 (also as "etcdctl")
   confd      render templates from the store like confd 0.16 (also as "confd")
   proxy      HTTP router fed by the store, HAProxy's job with no reloads
   register   keep Docker containers registered in the store, as registrator did

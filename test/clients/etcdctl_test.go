@@ -9,6 +9,10 @@ package clients
 // with each other after the member id, the URLs and the member name have been
 // replaced by placeholders.
 //
+// A third run does the same with hecd's own "hecd ctl", called through a
+// symlink named etcdctl, against another fresh hecd: it must meet the same
+// expectations and print exactly what the real etcdctl printed.
+//
 // In -short mode the reference etcd is not started.
 
 import (
@@ -16,7 +20,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -153,19 +159,20 @@ func (s *server) normalise(text string) string {
 	return strings.NewReplacer(s.ID, "{ID}", s.URL, "{URL}", s.PeerURL, "{PEER}", "name="+s.Name+" ", "name={NAME} ").Replace(text)
 }
 
-func etcdctlCmd(ctx context.Context, s *server, args []string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "etcdctl", append([]string{"--endpoints", s.URL}, args...)...)
+// etcdctlCmd runs the etcdctl binary bin ("etcdctl": the installed one).
+func etcdctlCmd(ctx context.Context, bin string, s *server, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--endpoints", s.URL}, args...)...)
 	cmd.Env = append(hecdproc.Env(), "ETCDCTL_API=2")
 	return cmd
 }
 
 // runCtl runs one foreground etcdctl command.
-func runCtl(t *testing.T, s *server, args []string) ctlResult {
+func runCtl(t *testing.T, bin string, s *server, args []string) ctlResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var out, errb bytes.Buffer
-	cmd := etcdctlCmd(ctx, s, args)
+	cmd := etcdctlCmd(ctx, bin, s, args)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -179,7 +186,7 @@ func runCtl(t *testing.T, s *server, args []string) ctlResult {
 }
 
 // runWatchStep runs a background watch step.
-func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
+func runWatchStep(t *testing.T, bin string, s *server, st ctlStep) ctlResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -189,7 +196,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 		t.Fatalf("%s: %v", st.name, err)
 	}
 	var out, errb hecdproc.SyncBuffer
-	cmd := etcdctlCmd(ctx, s, st.args)
+	cmd := etcdctlCmd(ctx, bin, s, st.args)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("etcdctl %q: %v", st.args, err)
@@ -202,7 +209,7 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 		t.Fatalf("%s: %v (stderr %q)", st.name, err, errb.String())
 	}
 	for _, args := range st.then {
-		if r := runCtl(t, s, args); r.exit != 0 {
+		if r := runCtl(t, bin, s, args); r.exit != 0 {
 			t.Fatalf("%s: etcdctl %q: %v", st.name, args, r)
 		}
 	}
@@ -227,16 +234,16 @@ func runWatchStep(t *testing.T, s *server, st ctlStep) ctlResult {
 	return ctlResult{out.String(), errb.String(), hecdproc.ExitCode(err)}
 }
 
-// runSteps runs all steps against s, checks each against its expectation and
-// returns the normalised results.
-func runSteps(t *testing.T, s *server) []ctlResult {
+// runSteps runs all steps with the etcdctl binary bin against s, checks each
+// against its expectation and returns the normalised results.
+func runSteps(t *testing.T, bin string, s *server) []ctlResult {
 	var results []ctlResult
 	for _, st := range etcdctlSteps {
 		var r ctlResult
 		if st.then != nil {
-			r = runWatchStep(t, s, st)
+			r = runWatchStep(t, bin, s, st)
 		} else {
-			r = runCtl(t, s, st.args)
+			r = runCtl(t, bin, s, st.args)
 		}
 		want := ctlResult{s.expand(st.stdout), s.expand(st.stderr), st.exit}
 		if r != want {
@@ -256,7 +263,7 @@ func TestEtcdctl(t *testing.T) {
 	t.Run("servers", func(t *testing.T) {
 		t.Run("hecd", func(t *testing.T) {
 			t.Parallel()
-			r := runSteps(t, startHecd(t))
+			r := runSteps(t, "etcdctl", startHecd(t))
 			mu.Lock()
 			results["hecd"] = r
 			mu.Unlock()
@@ -266,19 +273,41 @@ func TestEtcdctl(t *testing.T) {
 				t.Skip("reference etcd not started in -short mode")
 			}
 			t.Parallel()
-			r := runSteps(t, startReference(t))
+			r := runSteps(t, "etcdctl", startReference(t))
 			mu.Lock()
 			results["etcd"] = r
 			mu.Unlock()
 		})
+		t.Run("hecd ctl", func(t *testing.T) {
+			t.Parallel()
+			bin, err := hecdproc.Binary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// hecd acts as etcdctl when called by that name.
+			link := filepath.Join(t.TempDir(), "etcdctl")
+			if err := os.Symlink(bin, link); err != nil {
+				t.Fatal(err)
+			}
+			r := runSteps(t, link, startHecd(t))
+			mu.Lock()
+			results["hecd ctl"] = r
+			mu.Unlock()
+		})
 	})
-	h, e := results["hecd"], results["etcd"]
-	if len(h) != len(etcdctlSteps) || len(e) != len(etcdctlSteps) {
-		return // a side stopped early or was skipped
+	h := results["hecd"]
+	if len(h) != len(etcdctlSteps) {
+		return // stopped early
 	}
-	for i, st := range etcdctlSteps {
-		if h[i] != e[i] {
-			t.Errorf("%s: etcdctl %q: hecd and etcd differ (normalised):\nhecd:\n%v\netcd:\n%v", st.name, st.args, h[i], e[i])
+	for _, other := range []string{"etcd", "hecd ctl"} {
+		o := results[other]
+		if len(o) != len(etcdctlSteps) {
+			continue // stopped early or skipped
+		}
+		for i, st := range etcdctlSteps {
+			if h[i] != o[i] {
+				t.Errorf("%s: etcdctl %q: etcdctl against hecd and %s differ (normalised):\nhecd:\n%v\n%s:\n%v", st.name, st.args, other, h[i], other, o[i])
+			}
 		}
 	}
 }

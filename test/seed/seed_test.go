@@ -425,6 +425,19 @@ func inner004(t *testing.T) {
 			if o != (output{"hello world\n", "", 0}) {
 				t.Errorf("got %+v, want stdout %q and exit 0", o, "hello world\n")
 			}
+			if os.Getenv(envReference) == "1" {
+				return
+			}
+			// The same line with hecd's own etcdctl: the binary under the
+			// name etcdctl, first on the PATH.
+			dir := t.TempDir()
+			if err := os.Symlink(os.Getenv(envBin), filepath.Join(dir, "etcdctl")); err != nil {
+				t.Fatal(err)
+			}
+			h := run(t, "PATH="+dir+":$PATH; etcdctl get message1")
+			if h != (output{"hello world\n", "", 0}) {
+				t.Errorf("with hecd as etcdctl: got %+v, want stdout %q and exit 0", h, "hello world\n")
+			}
 		}},
 		{cmd: `curl -s http://127.0.0.1:2379/v2/keys/message1 -XDELETE`, check: func(t *testing.T, o output) {
 			a := parse(t, "delete message1", o.stdout, false)
