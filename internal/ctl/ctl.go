@@ -287,7 +287,7 @@ func (r *run) fail(code int, err error) int {
 }
 
 const globalHelp = `NAME:
-   etcdctl - A simple command line client for etcd.
+   etcdctl - hecd's etcdctl: the v2 keys API from the command line
 
 USAGE:
    etcdctl [global options] command [command options] [arguments...]
@@ -296,35 +296,35 @@ VERSION:
    ` + version + ` (hecd ctl)
 
 COMMANDS:
-   cluster-health  check the health of the etcd cluster
-   mk              make a new key with a given value
-   mkdir           make a new directory
-   rm              remove a key or a directory
-   rmdir           removes the key if it is an empty directory or a key-value pair
-   get             retrieve the value of a key
-   ls              retrieve a directory
-   set             set the value of a key
-   setdir          create a new directory or update an existing directory TTL
-   update          update an existing key with a given value
-   updatedir       update an existing directory
-   watch           watch a key for changes
-   exec-watch      watch a key for changes and exec an executable
-   member          member add, remove and list subcommands
-   help, h         Shows a list of commands or help for one command
+   cluster-health  report whether the members answer and the cluster is healthy
+   mk              create a key that does not exist yet
+   mkdir           create a directory that does not exist yet
+   rm              delete a key, or a directory with --dir or --recursive
+   rmdir           delete an empty directory
+   get             print the value of a key
+   ls              list the keys of a directory
+   set             set the value of a key, creating it if needed
+   setdir          create a directory, or set the TTL of an existing one
+   update          change the value of an existing key
+   updatedir       change the TTL of an existing directory
+   watch           wait for a change of a key and print it
+   exec-watch      run a command for every change of a key
+   member          list, add, remove or update the cluster's members
+   help, h         show the commands, or the help of one command
 
 GLOBAL OPTIONS:
    --debug                          accepted for compatibility; prints no cURL commands
-   --no-sync                        don't synchronize cluster information before sending request
-   --output simple, -o simple       output response in the given format (simple, ` + "`extended`" + ` or ` + "`json`" + `) (default: "simple")
-   --peers value, -C value          DEPRECATED - "--endpoints" should be used instead
-   --endpoint value                 DEPRECATED - "--endpoints" should be used instead
-   --endpoints value                a comma-delimited list of machine addresses in the cluster (default: "` + defaultEndpoints + `")
-   --cert-file value                identify HTTPS client using this SSL certificate file
-   --key-file value                 identify HTTPS client using this SSL key file
-   --ca-file value                  verify certificates of HTTPS-enabled servers using this CA bundle
-   --username value, -u value       provide username[:password] and prompt if password is not supplied.
-   --timeout value                  connection timeout per request (default: 2s)
-   --total-timeout value            timeout for the command execution (except watch) (default: 5s)
+   --no-sync                        use the endpoints as given, without asking the cluster for its members first
+   --output simple, -o simple       output format: simple, extended or json (default: "simple")
+   --peers value, -C value          old name of --endpoints
+   --endpoint value                 old name of --endpoints
+   --endpoints value                comma-separated client URLs of the cluster (default: "` + defaultEndpoints + `")
+   --cert-file value                client certificate for HTTPS
+   --key-file value                 key of the client certificate
+   --ca-file value                  CA bundle to verify HTTPS servers with
+   --username value, -u value       user[:password] for basic authentication; the password is asked for when not given
+   --timeout value                  time limit of each request (default: 2s)
+   --total-timeout value            time limit of the whole command (watches excepted) (default: 5s)
    --help, -h                       show help
    --version, -v                    print the version
 `

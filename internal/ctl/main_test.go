@@ -75,3 +75,14 @@ func TestEndpointPrecedence(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobalHelpListsEveryCommand keeps the hand-laid-out help screen in
+// step with the command table.
+func TestGlobalHelpListsEveryCommand(t *testing.T) {
+	for _, c := range commands {
+		name := strings.Join(c.names, ", ")
+		if !strings.Contains(globalHelp, "   "+name+" ") || !strings.Contains(globalHelp, " "+c.description+"\n") {
+			t.Errorf("the help screen lacks %q with %q", name, c.description)
+		}
+	}
+}

@@ -9,16 +9,16 @@ import (
 )
 
 const memberHelp = `NAME:
-   etcdctl member - member add, remove and list subcommands
+   etcdctl member - list, add, remove or update the cluster's members
 
 USAGE:
    etcdctl member command [command options] [arguments...]
 
 COMMANDS:
-   list    enumerate existing cluster members
-   add     add a new member to the etcd cluster
-   remove  remove an existing member from the etcd cluster
-   update  update an existing member in the etcd cluster
+   list    print the cluster's members
+   add     add a member to the cluster
+   remove  remove a member from the cluster
+   update  change a member's peer URLs
 
 OPTIONS:
    --help, -h  show help
