@@ -16,12 +16,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
 
+	"hecd/cmd/internal/benchkit"
 	"hecd/test/hecdproc"
 )
 
@@ -88,18 +87,8 @@ func run() int {
 		os.RemoveAll(tmp)
 	}
 	defer cleanup()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := benchkit.OnInterrupt(progress, cleanup)
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		progress("interrupted: stopping the servers")
-		cancel()
-		<-sigs
-		cleanup()
-		os.Exit(130)
-	}()
 
 	started := time.Now()
 	b, err := prepare(ctx, &cfg, tmp, servers)
@@ -119,7 +108,7 @@ func run() int {
 		}
 		printReport(os.Stdout, b.results, cfg.verbose)
 		if cfg.jsonFile != "" {
-			if jerr := writeJSON(cfg.jsonFile, jsonReport{Started: started, Config: cfg.asMap(), Workloads: b.results}); jerr != nil {
+			if jerr := benchkit.WriteJSON(cfg.jsonFile, jsonReport{Started: started, Config: cfg.asMap(), Workloads: b.results}); jerr != nil {
 				fmt.Fprintf(os.Stderr, "hecd-bench: %v\n", jerr)
 				err = errors.Join(err, jerr)
 			}

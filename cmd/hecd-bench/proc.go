@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"hecd/cmd/internal/benchkit"
 	"hecd/test/hecdproc"
 )
 
@@ -160,7 +161,7 @@ func (l *launcher) startHecd(ctx context.Context) (*server, error) {
 	}
 	l.fleet.add(s)
 	if err := hecdproc.WaitHealthy(ctx, clientURL, exited, 60*time.Second); err != nil {
-		err = fmt.Errorf("%w\n%s", err, tail(logPath, 15))
+		err = fmt.Errorf("%w\n%s", err, benchkit.Tail(logPath, 15))
 		s.stop()
 		return nil, err
 	}
@@ -218,19 +219,6 @@ func (l *launcher) startEtcd(ctx context.Context) (*server, error) {
 	}
 	l.fleet.add(s)
 	return s, nil
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + path + "\n" + strings.Join(lines, "\n")
 }
 
 // cpuTime is the CPU time (user+system) the process has used so far, all

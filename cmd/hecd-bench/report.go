@@ -1,15 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"hecd/cmd/internal/benchkit"
 )
 
 // measurement is one workload run once on one server.
@@ -95,37 +95,12 @@ func median(ms []measurement) measurement {
 
 // ratio is one hecd/etcd comparison of medians, with its target if any.
 type ratio struct {
-	Metric string  `json:"metric"`
-	Value  float64 `json:"value"` // hecd / etcd
-	Target *target `json:"target,omitempty"`
-	Pass   *bool   `json:"pass,omitempty"`
+	Metric string          `json:"metric"`
+	Value  float64         `json:"value"` // hecd / etcd
+	Target *benchkit.Limit `json:"target,omitempty"`
+	Pass   *bool           `json:"pass,omitempty"`
 	get    func(measurement) float64
 }
-
-type target struct {
-	AtLeast bool    `json:"at_least"` // ≥ when true, ≤ otherwise
-	Value   float64 `json:"value"`
-}
-
-func (t target) String() string {
-	if t.AtLeast {
-		return fmt.Sprintf("≥ %.1fx", t.Value)
-	}
-	return fmt.Sprintf("≤ %.1fx", t.Value)
-}
-
-func (t target) met(v float64) bool {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return false
-	}
-	if t.AtLeast {
-		return v >= t.Value
-	}
-	return v <= t.Value
-}
-
-func atLeast(v float64) *target { return &target{AtLeast: true, Value: v} }
-func atMost(v float64) *target  { return &target{Value: v} }
 
 var (
 	getThroughput = func(m measurement) float64 { return m.OpsPerSec }
@@ -168,7 +143,7 @@ func (r *workloadResult) summarize() {
 	for _, rt := range r.w.ratios() {
 		rt.Value = rt.get(h) / rt.get(e)
 		if rt.Target != nil {
-			pass := rt.Target.met(rt.Value)
+			pass := rt.Target.Met(rt.Value)
 			rt.Pass = &pass
 		}
 		r.Ratios = append(r.Ratios, rt)
@@ -195,7 +170,7 @@ func printReport(w io.Writer, results []*workloadResult, verbose bool) {
 			continue
 		}
 		rounds := r.Rounds[len(r.Rounds)-1].Round
-		fmt.Fprintf(w, "\n== %s: %s (median of %d round%s)\n", r.Name, r.Title, rounds, plural(rounds))
+		fmt.Fprintf(w, "\n== %s: %s (median of %d round%s)\n", r.Name, r.Title, rounds, benchkit.Plural(rounds))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, r.w.header()+"\t")
 		for _, name := range []string{"etcd", "hecd"} {
@@ -235,20 +210,6 @@ func printReport(w io.Writer, results []*workloadResult, verbose bool) {
 	}
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-func fmtMs(v float64) string {
-	if v < 1 {
-		return fmt.Sprintf("%.0fµs", v*1000)
-	}
-	return fmt.Sprintf("%.2fms", v)
-}
-
 func fmtMB(b int64) string { return fmt.Sprintf("%.1fMB", float64(b)/(1<<20)) }
 
 // jsonReport is what -json writes.
@@ -256,12 +217,4 @@ type jsonReport struct {
 	Started   time.Time         `json:"started"`
 	Config    map[string]any    `json:"config"`
 	Workloads []*workloadResult `json:"workloads"`
-}
-
-func writeJSON(path string, rep jsonReport) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"hecd/cmd/internal/benchkit"
 )
 
 type kind int
@@ -24,7 +26,7 @@ type workload struct {
 	kind  kind
 	run   func(ctx context.Context, b *bench, s *server) (measurement, error)
 	// targets: the hecd/etcd goals; other ratios are printed without one.
-	throughputTarget, cpuTarget, p99Target, rssTarget *target
+	throughputTarget, cpuTarget, p99Target, rssTarget *benchkit.Limit
 }
 
 func (w *workload) ratios() []ratio {
@@ -65,13 +67,13 @@ func (w *workload) row(m measurement) string {
 	switch w.kind {
 	case kindWatch:
 		return fmt.Sprintf("%s\t%.0f\t%s\t%s\t%.1f\t%d\t%d\t%d", m.Server, m.OpsPerSec,
-			fmtMs(m.P50Ms), fmtMs(m.P99Ms), m.CPUPerOpUs, m.Writes, m.Missed, m.Errors)
+			benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms), m.CPUPerOpUs, m.Writes, m.Missed, m.Errors)
 	case kindLoad:
 		return fmt.Sprintf("%s\t%.2fs\t%.0f\t%s\t%s\t%.1f\t%s\t%s\t%d", m.Server, m.Seconds, m.OpsPerSec,
-			fmtMs(m.P50Ms), fmtMs(m.P99Ms), m.CPUPerOpUs, fmtMB(m.RSSBefore), fmtMB(m.RSSAfter), m.Errors)
+			benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms), m.CPUPerOpUs, fmtMB(m.RSSBefore), fmtMB(m.RSSAfter), m.Errors)
 	default:
 		return fmt.Sprintf("%s\t%.0f\t%s\t%s\t%.1f\t%d", m.Server, m.OpsPerSec,
-			fmtMs(m.P50Ms), fmtMs(m.P99Ms), m.CPUPerOpUs, m.Errors)
+			benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms), m.CPUPerOpUs, m.Errors)
 	}
 }
 
@@ -84,11 +86,11 @@ const (
 )
 
 func workloads(cfg *config) []*workload {
-	put := func(clients int, tput, cpu *target) *workload {
+	put := func(clients int, tput, cpu *benchkit.Limit) *workload {
 		return &workload{
 			name: fmt.Sprintf("put%d", clients),
 			title: fmt.Sprintf("PUT %d B values over %d keys, %d client%s, %s each",
-				cfg.valueSize, cfg.keys, clients, plural(clients), cfg.duration),
+				cfg.valueSize, cfg.keys, clients, benchkit.Plural(clients), cfg.duration),
 			kind: kindLoop,
 			run: func(ctx context.Context, b *bench, s *server) (measurement, error) {
 				return runRandom(ctx, s, http.MethodPut, clients, cfg.keys, benchPrefix, b.body, cfg.duration)
@@ -99,7 +101,7 @@ func workloads(cfg *config) []*workload {
 	return []*workload{
 		put(1, nil, nil),
 		put(16, nil, nil),
-		put(64, atLeast(2.0), atMost(0.5)),
+		put(64, benchkit.AtLeast(2.0), benchkit.AtMost(0.5)),
 		{
 			name:  "get64",
 			title: fmt.Sprintf("GET of %d existing keys, 64 clients, %s each", cfg.keys, cfg.duration),
@@ -107,7 +109,7 @@ func workloads(cfg *config) []*workload {
 			run: func(ctx context.Context, b *bench, s *server) (measurement, error) {
 				return runRandom(ctx, s, http.MethodGet, 64, cfg.keys, benchPrefix, nil, cfg.duration)
 			},
-			throughputTarget: atLeast(1.2), cpuTarget: atMost(0.8),
+			throughputTarget: benchkit.AtLeast(1.2), cpuTarget: benchkit.AtMost(0.8),
 		},
 		{
 			name: "watch",
@@ -120,7 +122,7 @@ func workloads(cfg *config) []*workload {
 					key: watchKey, body: b.body,
 				})
 			},
-			p99Target: atMost(1.0),
+			p99Target: benchkit.AtMost(1.0),
 		},
 		{
 			name: "load",
@@ -140,7 +142,7 @@ func workloads(cfg *config) []*workload {
 				m.RSSAfter, err = rssBytes(s.pid)
 				return m, err
 			},
-			rssTarget: atMost(0.5),
+			rssTarget: benchkit.AtMost(0.5),
 		},
 	}
 }
@@ -269,7 +271,7 @@ func (b *bench) measure(ctx context.Context, w *workload, name string) (measurem
 }
 
 func oneLine(w *workload, m measurement) string {
-	s := fmt.Sprintf("%.0f ops/s  p50 %s  p99 %s  CPU %.1f µs/op", m.OpsPerSec, fmtMs(m.P50Ms), fmtMs(m.P99Ms), m.CPUPerOpUs)
+	s := fmt.Sprintf("%.0f ops/s  p50 %s  p99 %s  CPU %.1f µs/op", m.OpsPerSec, benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms), m.CPUPerOpUs)
 	switch w.kind {
 	case kindLoad:
 		s = fmt.Sprintf("%.2fs  ", m.Seconds) + s + "  RSS " + fmtMB(m.RSSAfter)

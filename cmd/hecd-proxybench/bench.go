@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"hecd/test/hecdproc"
 	"os"
 	"strings"
 	"time"
+
+	"hecd/cmd/internal/benchkit"
+	"hecd/test/hecdproc"
 )
 
 // targetNames are the targets in the order tables list them.
@@ -201,7 +203,7 @@ func (b *bench) measure(ctx context.Context, w *workload, t *target) (measuremen
 	if t.proc != nil {
 		after, err := hecdproc.CPUTicks(t.proc.pid())
 		if err != nil {
-			return m, raw, fmt.Errorf("%s exited? %w\n%s", t.name, err, tail(t.proc.log, 15))
+			return m, raw, fmt.Errorf("%s exited? %w\n%s", t.name, err, benchkit.Tail(t.proc.log, 15))
 		}
 		m.setCPU(after-before, b.hz)
 	}
@@ -211,7 +213,7 @@ func (b *bench) measure(ctx context.Context, w *workload, t *target) (measuremen
 }
 
 func oneLine(m measurement) string {
-	s := fmt.Sprintf("%.0f req/s  p50 %s  p99 %s", m.ReqPerSec, fmtMs(m.P50Ms), fmtMs(m.P99Ms))
+	s := fmt.Sprintf("%.0f req/s  p50 %s  p99 %s", m.ReqPerSec, benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms))
 	if m.CPUPerReqUs != nil {
 		s += fmt.Sprintf("  CPU %.1f µs/req", *m.CPUPerReqUs)
 	}

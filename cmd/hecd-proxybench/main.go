@@ -99,13 +99,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
+	"hecd/cmd/internal/benchkit"
 	"hecd/test/hecdproc"
 )
 
@@ -190,18 +189,8 @@ func run() int {
 		os.RemoveAll(tmp)
 	}
 	defer cleanup()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := benchkit.OnInterrupt(progress, cleanup)
 	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		progress("interrupted: stopping")
-		cancel()
-		<-sigs
-		cleanup()
-		os.Exit(130)
-	}()
 
 	hz, assumed := hecdproc.ClockTicks()
 	b := &bench{cfg: &cfg, fleet: fl, hz: hz}
@@ -222,7 +211,7 @@ func run() int {
 	rep.Config = cfg.asMap(hz, assumed)
 	printReport(os.Stdout, rep, preamble(&cfg, hz, assumed), cfg.verbose)
 	if cfg.jsonFile != "" {
-		if jerr := writeJSON(cfg.jsonFile, rep); jerr != nil {
+		if jerr := benchkit.WriteJSON(cfg.jsonFile, rep); jerr != nil {
 			fmt.Fprintf(os.Stderr, "hecd-proxybench: %v\n", jerr)
 			err = errors.Join(err, jerr)
 		}

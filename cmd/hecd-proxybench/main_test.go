@@ -1,7 +1,6 @@
 package main
 
 import (
-	"hecd/test/hecdproc"
 	"math"
 	"os"
 	"os/exec"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"hecd/test/hecdproc"
 )
 
 // The testdata files are real wrk 4.1 reports: wrk-ok.txt from a run
@@ -219,10 +220,10 @@ func TestRatios(t *testing.T) {
 	}
 
 	// Time to route: p99 strictly under 50 ms.
-	if ttrTarget.met(50) || !ttrTarget.met(49.9) || ttrTarget.String() != "< 50ms" {
-		t.Errorf("ttr target %s: met(50) %v, met(49.9) %v", ttrTarget, ttrTarget.met(50), ttrTarget.met(49.9))
+	if ttrTarget.Met(50) || !ttrTarget.Met(49.9) || ttrTarget.String() != "< 50ms" {
+		t.Errorf("ttr target %s: met(50) %v, met(49.9) %v", ttrTarget, ttrTarget.Met(50), ttrTarget.Met(49.9))
 	}
-	if reqPerSecTarget.met(math.NaN()) || cpuTarget.met(math.Inf(1)) {
+	if reqPerSecTarget.Met(math.NaN()) || cpuTarget.Met(math.Inf(1)) {
 		t.Error("NaN or Inf meets a target")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"hecd/cmd/internal/benchkit"
 	"hecd/test/hecdproc"
 )
 
@@ -109,19 +110,6 @@ func (f *fleet) stopAll() {
 	wg.Wait()
 }
 
-// tail returns the last n lines of a log file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "--- " + path + "\n" + strings.Join(lines, "\n")
-}
-
 // backendArg is the hidden first argument that turns the bench binary
 // into one of the test backends: hecd-proxybench <backendArg> NAME.
 const backendArg = "__hecd-proxybench-backend"
@@ -160,12 +148,12 @@ func (f *fleet) startBackend(ctx context.Context, name string) (*backend, error)
 	case addr := <-line:
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			p.stop()
-			return nil, fmt.Errorf("backend %s printed %q, not its address\n%s", name, addr, tail(p.log, 10))
+			return nil, fmt.Errorf("backend %s printed %q, not its address\n%s", name, addr, benchkit.Tail(p.log, 10))
 		}
 		return &backend{proc: p, name: name, addr: addr}, nil
 	case <-time.After(10 * time.Second):
 		p.stop()
-		return nil, fmt.Errorf("backend %s did not start within 10s\n%s", name, tail(p.log, 10))
+		return nil, fmt.Errorf("backend %s did not start within 10s\n%s", name, benchkit.Tail(p.log, 10))
 	case <-ctx.Done():
 		p.stop()
 		return nil, ctx.Err()
@@ -225,7 +213,7 @@ func (f *fleet) startStore(ctx context.Context, hecdBin, dir string) (*store, er
 		}
 		if err := hecdproc.WaitHealthy(ctx, clientURL, p.exited, 60*time.Second); err != nil {
 			p.stop()
-			lastErr = fmt.Errorf("hecd store: %w\n%s", err, tail(p.log, 15))
+			lastErr = fmt.Errorf("hecd store: %w\n%s", err, benchkit.Tail(p.log, 15))
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -265,7 +253,7 @@ func (f *fleet) startHecdProxy(ctx context.Context, cfg *config, name, storeURL,
 		t := &target{name: "hecd", url: "http://" + addr + "/", proc: p}
 		if err := waitRoutes(ctx, t, want, defaultMode != "none", 30*time.Second); err != nil {
 			p.stop()
-			lastErr = fmt.Errorf("%s: %w\n%s", name, err, tail(p.log, 15))
+			lastErr = fmt.Errorf("%s: %w\n%s", name, err, benchkit.Tail(p.log, 15))
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -302,7 +290,7 @@ func (f *fleet) startHAProxy(ctx context.Context, cfg *config, dir string, backe
 		t := &target{name: "haproxy", url: "http://" + addr + "/", proc: p}
 		if err := waitRoutes(ctx, t, backends, true, 30*time.Second); err != nil {
 			p.stop()
-			lastErr = fmt.Errorf("haproxy: %w\n%s", err, tail(p.log, 15))
+			lastErr = fmt.Errorf("haproxy: %w\n%s", err, benchkit.Tail(p.log, 15))
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

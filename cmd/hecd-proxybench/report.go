@@ -1,15 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"hecd/cmd/internal/benchkit"
 )
 
 // measurement is one wrk run of one workload against one target.
@@ -97,66 +97,24 @@ func median(ms []measurement) measurement {
 	return out
 }
 
-// limit is a target: a value must be at least, or at most, Value.
-type limit struct {
-	AtLeast bool    `json:"at_least"`
-	Value   float64 `json:"value"`
-	Unit    string  `json:"unit"` // "x" for ratios, "ms"
-	Strict  bool    `json:"strict,omitempty"`
-}
-
-func (l limit) String() string {
-	op := "≤"
-	switch {
-	case l.AtLeast && l.Strict:
-		op = ">"
-	case l.AtLeast:
-		op = "≥"
-	case l.Strict:
-		op = "<"
-	}
-	return fmt.Sprintf("%s %g%s", op, l.Value, l.Unit)
-}
-
-func (l limit) met(v float64) bool {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return false
-	case l.AtLeast && l.Strict:
-		return v > l.Value
-	case l.AtLeast:
-		return v >= l.Value
-	case l.Strict:
-		return v < l.Value
-	}
-	return v <= l.Value
-}
-
 // ratio compares hecd's median with HAProxy's.
 type ratio struct {
-	Metric string  `json:"metric"`
-	Value  float64 `json:"value"` // hecd / haproxy
-	Target limit   `json:"target"`
-	Pass   bool    `json:"pass"`
+	Metric string         `json:"metric"`
+	Value  float64        `json:"value"` // hecd / haproxy
+	Target benchkit.Limit `json:"target"`
+	Pass   bool           `json:"pass"`
 }
 
 func (r ratio) String() string {
-	return fmt.Sprintf("%s %.2fx (target %s: %s)", r.Metric, r.Value, r.Target, verdict(r.Pass))
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "MISS"
+	return fmt.Sprintf("%s %.2fx (target %s: %s)", r.Metric, r.Value, r.Target, benchkit.Verdict(r.Pass))
 }
 
 // The issue's targets for hecd against HAProxy on a 2-core machine.
 var (
-	reqPerSecTarget = limit{AtLeast: true, Value: 0.8, Unit: "x"}
-	p99Target       = limit{Value: 1.5, Unit: "x"}
-	cpuTarget       = limit{Value: 1.5, Unit: "x"}
-	ttrTarget       = limit{Value: 50, Unit: "ms", Strict: true}
+	reqPerSecTarget = *benchkit.AtLeast(0.8)
+	p99Target       = *benchkit.AtMost(1.5)
+	cpuTarget       = *benchkit.AtMost(1.5)
+	ttrTarget       = benchkit.Limit{Value: 50, Unit: "ms", Strict: true}
 )
 
 // hecdRatios compares hecd's medians with HAProxy's.
@@ -171,7 +129,7 @@ func hecdRatios(h, x measurement) []ratio {
 	}
 	out = append(out, ratio{Metric: "CPU/req", Value: cpu, Target: cpuTarget})
 	for i := range out {
-		out[i].Pass = out[i].Target.met(out[i].Value)
+		out[i].Pass = out[i].Target.Met(out[i].Value)
 	}
 	return out
 }
@@ -236,7 +194,7 @@ func (t *ttrResult) summarize() {
 		t.P99Ms = percentile(t.DelaysMs, 0.99)
 		t.MaxMs = slices.Max(t.DelaysMs)
 	}
-	t.Pass = t.Routed > 0 && t.TimedOut == 0 && ttrTarget.met(t.P99Ms)
+	t.Pass = t.Routed > 0 && t.TimedOut == 0 && ttrTarget.Met(t.P99Ms)
 }
 
 // churnResult is the churn measurement: wrk on an unchanged route while
@@ -261,22 +219,6 @@ type report struct {
 	Churn     *churnResult      `json:"churn,omitempty"`
 }
 
-func writeJSON(path string, rep *report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// fmtMs prints a latency in ms, or µs below 1 ms.
-func fmtMs(v float64) string {
-	if v < 1 {
-		return fmt.Sprintf("%.0fµs", v*1000)
-	}
-	return fmt.Sprintf("%.2fms", v)
-}
-
 func fmtCPU(m measurement) string {
 	if m.CPUPerReqUs == nil {
 		return "-"
@@ -292,7 +234,7 @@ func fmtErrors(r wrkResult) string {
 }
 
 func row(m measurement) string {
-	return fmt.Sprintf("%s\t%.0f\t%s\t%s\t%s\t%s", m.Target, m.ReqPerSec, fmtMs(m.P50Ms), fmtMs(m.P99Ms), fmtCPU(m), fmtErrors(m.wrkResult))
+	return fmt.Sprintf("%s\t%.0f\t%s\t%s\t%s\t%s", m.Target, m.ReqPerSec, benchkit.FmtMs(m.P50Ms), benchkit.FmtMs(m.P99Ms), fmtCPU(m), fmtErrors(m.wrkResult))
 }
 
 const tableHeader = "target\treq/s\tp50\tp99\tCPU µs/req\terrors"
@@ -306,7 +248,7 @@ func printReport(w io.Writer, rep *report, preamble string, verbose bool) {
 			continue
 		}
 		rounds := r.Rounds[len(r.Rounds)-1].Round
-		fmt.Fprintf(w, "\n== %s: %s (median of %d round%s; errors summed)\n", r.Name, r.Title, rounds, plural(rounds))
+		fmt.Fprintf(w, "\n== %s: %s (median of %d round%s; errors summed)\n", r.Name, r.Title, rounds, benchkit.Plural(rounds))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, tableHeader+"\t")
 		for _, name := range targetNames {
@@ -341,7 +283,7 @@ func printReport(w io.Writer, rep *report, preamble string, verbose bool) {
 		fmt.Fprintf(w, "  %d registrations, %d routed, %d timed out, %.1fs in all; polled every %v\n", t.Registrations, t.Routed, t.TimedOut, t.Seconds, t.Poll)
 		fmt.Fprintf(w, "  (hecd publishes a new table once the store has been quiet for 20ms, or -settle after the first change)\n")
 		if t.Routed > 0 {
-			fmt.Fprintf(w, "  p50 %s  p99 %s  max %s  (target p99 %s: %s)\n", fmtMs(t.P50Ms), fmtMs(t.P99Ms), fmtMs(t.MaxMs), ttrTarget, verdict(t.Pass))
+			fmt.Fprintf(w, "  p50 %s  p99 %s  max %s  (target p99 %s: %s)\n", benchkit.FmtMs(t.P50Ms), benchkit.FmtMs(t.P99Ms), benchkit.FmtMs(t.MaxMs), ttrTarget, benchkit.Verdict(t.Pass))
 		}
 	}
 	if c := rep.Churn; c != nil && c.Changes > 0 {
@@ -353,17 +295,17 @@ func printReport(w io.Writer, rep *report, preamble string, verbose bool) {
 			name string
 			churnLoad
 		}{{"no changes", c.Baseline}, {"churn", c.Load}} {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%.1f\t%.2f\t%s\t\n", l.name, l.Requests, l.ReqPerSec, fmtMs(l.P99Ms),
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%.1f\t%.2f\t%s\t\n", l.name, l.Requests, l.ReqPerSec, benchkit.FmtMs(l.P99Ms),
 				l.ProxyCPUPerReq, l.StoreCPUSeconds, fmtErrors(l.wrkResult))
 		}
 		tw.Flush()
 		fmt.Fprintf(w, "  unchanged route during the churn: non-2xx %d, socket errors %d: %s\n",
-			c.Load.Non2xx, c.Load.SocketErrors(), verdict(c.Pass))
+			c.Load.Non2xx, c.Load.SocketErrors(), benchkit.Verdict(c.Pass))
 	}
 
 	var lines []string
 	add := func(part, metric, value string, l string, ok bool) {
-		lines = append(lines, fmt.Sprintf("  %s\t%s\t%s\t%s\t%s", part, metric, value, l, verdict(ok)))
+		lines = append(lines, fmt.Sprintf("  %s\t%s\t%s\t%s\t%s", part, metric, value, l, benchkit.Verdict(ok)))
 	}
 	for _, r := range rep.Workloads {
 		for _, rt := range r.Ratios {
@@ -374,7 +316,7 @@ func printReport(w io.Writer, rep *report, preamble string, verbose bool) {
 		}
 	}
 	if t := rep.TTR; t != nil && t.Registrations > 0 {
-		add("ttr", "p99", fmtMs(t.P99Ms), ttrTarget.String(), t.Pass)
+		add("ttr", "p99", benchkit.FmtMs(t.P99Ms), ttrTarget.String(), t.Pass)
 	}
 	if c := rep.Churn; c != nil && c.Changes > 0 {
 		add("churn", "errors", fmt.Sprint(c.Load.Errors()+int64(c.StoreErrors)), "= 0", c.Pass)
@@ -387,11 +329,4 @@ func printReport(w io.Writer, rep *report, preamble string, verbose bool) {
 		}
 		tw.Flush()
 	}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

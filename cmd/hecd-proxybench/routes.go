@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hecd/test/hecdproc"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"hecd/cmd/internal/benchkit"
+	"hecd/test/hecdproc"
 )
 
 // routePrefix is where the proxies read their routes: key
@@ -129,10 +131,10 @@ func (b *bench) runTTR(ctx context.Context) (*ttrResult, error) {
 		}
 		if (i+1)%100 == 0 || i+1 == cfg.ttr {
 			res.summarize()
-			progress("ttr %d/%d  p50 %s  p99 %s  max %s  timed out %d", i+1, cfg.ttr, fmtMs(res.P50Ms), fmtMs(res.P99Ms), fmtMs(res.MaxMs), res.TimedOut)
+			progress("ttr %d/%d  p50 %s  p99 %s  max %s  timed out %d", i+1, cfg.ttr, benchkit.FmtMs(res.P50Ms), benchkit.FmtMs(res.P99Ms), benchkit.FmtMs(res.MaxMs), res.TimedOut)
 		}
 		if t.proc.hasExited() {
-			return res, fmt.Errorf("the ttr proxy exited\n%s", tail(t.proc.log, 15))
+			return res, fmt.Errorf("the ttr proxy exited\n%s", benchkit.Tail(t.proc.log, 15))
 		}
 	}
 	return res, nil
@@ -222,7 +224,7 @@ func (b *bench) runChurn(ctx context.Context) (*churnResult, error) {
 	if cfg.verbose {
 		fmt.Fprint(os.Stderr, "hecd-proxybench: churn baseline wrk output:\n"+indent(raw))
 	}
-	progress("churn baseline: %.0f req/s  p99 %s  proxy CPU %.1f µs/req", res.Baseline.ReqPerSec, fmtMs(res.Baseline.P99Ms), res.Baseline.ProxyCPUPerReq)
+	progress("churn baseline: %.0f req/s  p99 %s  proxy CPU %.1f µs/req", res.Baseline.ReqPerSec, benchkit.FmtMs(res.Baseline.P99Ms), res.Baseline.ProxyCPUPerReq)
 
 	id := func(i int) string { return fmt.Sprintf("churn-%d", i) }
 	remove := func(i int) {
@@ -266,7 +268,7 @@ func (b *bench) runChurn(ctx context.Context) (*churnResult, error) {
 	res.Pass = res.Load.Requests > 0 && res.Load.Errors() == 0 &&
 		res.StoreErrors == 0 && res.Puts == res.Changes && res.Deletes == res.Changes
 	if t.proc.hasExited() {
-		return res, fmt.Errorf("hecd proxy exited during the churn\n%s", tail(t.proc.log, 15))
+		return res, fmt.Errorf("hecd proxy exited during the churn\n%s", benchkit.Tail(t.proc.log, 15))
 	}
 	return res, nil
 }
